@@ -1,0 +1,129 @@
+"""The part every residual block shares: arguments, sub-layer factories, checks."""
+
+import keras
+
+from keras_cvae.layers.padded_conv import PaddedConv
+from keras_cvae.layers.validation import check_non_negative
+from keras_cvae.layers.validation import check_positive_int
+from keras_cvae.layers.validation import check_rank
+from keras_cvae.layers.validation import check_rate
+
+
+class ResidualBlock(keras.layers.Layer):
+    """Base of `BasicBlock` and `BottleneckBlock`: `z = ReLU(x + branch(x))`.
+
+    Holds the arguments the two blocks share, so both take the same keywords,
+    and builds their convolutions (no bias: BatchNorm's beta takes its place),
+    BatchNorms and dropout. Subclasses define `branch`.
+
+    Args:
+        channels: int. `C`, the channels of the input and the output.
+        kernel_size: int. `k`, the size of the spatial convolution window.
+            Defaults to `3`.
+        rank: int. Number of spatial axes, 1, 2 or 3. Defaults to `2`.
+        dropout_rate: float in [0, 1). Dropout after the inner activation(s).
+            Defaults to `0.0`.
+        l2: float. L2 weight decay on every convolution kernel (added to the
+            model's losses). Defaults to `0.0`.
+        kernel_initializer: Initializer of the convolution kernels. Defaults to
+            `"he_normal"`, as for ResNets.
+        zero_init_last: bool. Start the last BatchNorm's gamma at zero, so the
+            block starts as `ReLU(x)` (the identity on non-negative inputs).
+            Defaults to `True`.
+        synchronized: bool. Compute BatchNorm statistics over the global batch
+            of all replicas under a `tf.distribute` strategy. Defaults to `False`.
+        batchnorm_momentum: float. Momentum of the moving statistics. Defaults
+            to `0.99`.
+        batchnorm_epsilon: float. Added to the variance. Defaults to `1e-3`.
+        **kwargs: Base `keras.layers.Layer` arguments.
+    """
+
+    def __init__(
+        self,
+        channels,
+        kernel_size=3,
+        rank=2,
+        dropout_rate=0.0,
+        l2=0.0,
+        kernel_initializer="he_normal",
+        zero_init_last=True,
+        synchronized=False,
+        batchnorm_momentum=0.99,
+        batchnorm_epsilon=1e-3,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.channels = check_positive_int("channels", channels)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.rank = check_rank(rank)
+        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
+        self.l2 = check_non_negative("l2", l2)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.zero_init_last = bool(zero_init_last)
+        self.synchronized = bool(synchronized)
+        self.batchnorm_momentum = batchnorm_momentum
+        self.batchnorm_epsilon = batchnorm_epsilon
+
+    # === Sub-layer factories ===
+
+    def _conv(self, filters, kernel_size, name):
+        return PaddedConv(
+            rank=self.rank,
+            filters=filters,
+            kernel_size=kernel_size,
+            use_bias=False,
+            kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=keras.regularizers.L2(self.l2) if self.l2 else None,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _batchnorm(self, name, last=False):
+        return keras.layers.BatchNormalization(
+            momentum=self.batchnorm_momentum,
+            epsilon=self.batchnorm_epsilon,
+            gamma_initializer="zeros" if last and self.zero_init_last else "ones",
+            synchronized=self.synchronized,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _dropout(self):
+        if not self.dropout_rate:
+            return None
+        return keras.layers.Dropout(self.dropout_rate, dtype=self.dtype_policy, name="dropout")
+
+    # === Keras layer contract ===
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) != self.rank + 2 or input_shape[-1] != self.channels:
+            raise ValueError(
+                f"{self.__class__.__name__} with rank={self.rank} and "
+                f"channels={self.channels} expects inputs of shape (batch, "
+                f"{', '.join(['d'] * self.rank)}, {self.channels}): the identity skip "
+                f"adds the input to the output. Received: input_shape={tuple(input_shape)}"
+            )
+        self.input_spec = keras.layers.InputSpec(
+            ndim=self.rank + 2, axes={-1: self.channels}
+        )
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "channels": self.channels,
+                "kernel_size": self.kernel_size,
+                "rank": self.rank,
+                "dropout_rate": self.dropout_rate,
+                "l2": self.l2,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "zero_init_last": self.zero_init_last,
+                "synchronized": self.synchronized,
+                "batchnorm_momentum": self.batchnorm_momentum,
+                "batchnorm_epsilon": self.batchnorm_epsilon,
+            }
+        )
+        return config

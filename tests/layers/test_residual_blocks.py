@@ -1,0 +1,150 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_cvae import layers
+from tests.helpers import run_layer_test
+from tests.layers.test_padded_conv import lecture_conv
+
+
+def numpy_batchnorm(z, gamma, beta, epsilon):
+    axes = tuple(range(z.ndim - 1))
+    return gamma * (z - z.mean(axes)) / np.sqrt(z.var(axes) + epsilon) + beta
+
+
+def numpy_conv(x, kernel):
+    """Linear padded convolution of a batch (the lecture's formula without ReLU)."""
+    pos = np.stack([lecture_conv(xi, kernel) for xi in x])
+    neg = np.stack([lecture_conv(xi, -kernel) for xi in x])
+    return pos - neg
+
+
+def test_basic_block_matches_lecture_table():
+    block = layers.BasicBlock(4, kernel_size=2, zero_init_last=False)
+    x = np.random.default_rng(0).normal(size=(3, 5, 5, 4)).astype("float32")
+    y = keras.ops.convert_to_numpy(block(x, training=True))
+    eps = block.batchnorm_epsilon
+    k1 = keras.ops.convert_to_numpy(block.conv1.kernel)
+    k2 = keras.ops.convert_to_numpy(block.conv2.kernel)
+    u = np.maximum(numpy_batchnorm(numpy_conv(x, k1), 1.0, 0.0, eps), 0)
+    z = np.maximum(x + numpy_batchnorm(numpy_conv(u, k2), 1.0, 0.0, eps), 0)
+    np.testing.assert_allclose(y, z, atol=1e-4)
+
+
+def test_bottleneck_block_matches_lecture_table():
+    block = layers.BottleneckBlock(6, bottleneck_channels=3, kernel_size=3, zero_init_last=False)
+    x = np.random.default_rng(1).normal(size=(2, 4, 4, 6)).astype("float32")
+    y = keras.ops.convert_to_numpy(block(x, training=True))
+    eps = block.batchnorm_epsilon
+    k1, k2, k3 = (keras.ops.convert_to_numpy(c.kernel) for c in (block.conv1, block.conv2, block.conv3))
+    assert k1.shape == (1, 1, 6, 3) and k2.shape == (3, 3, 3, 3) and k3.shape == (1, 1, 3, 6)
+    u = np.maximum(numpy_batchnorm(numpy_conv(x, k1), 1.0, 0.0, eps), 0)
+    v = np.maximum(numpy_batchnorm(numpy_conv(u, k2), 1.0, 0.0, eps), 0)
+    z = np.maximum(x + numpy_batchnorm(numpy_conv(v, k3), 1.0, 0.0, eps), 0)
+    np.testing.assert_allclose(y, z, atol=1e-4)
+
+
+def count(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def test_parameter_counts():
+    basic = layers.BasicBlock(64, 3)
+    basic.build((None, 8, 8, 64))
+    conv = [w for w in basic.trainable_weights if "kernel" in w.path]
+    assert count(conv) == 2 * 64 * 64 * 9
+    assert count(basic.trainable_weights) - count(conv) == 2 * 2 * 64  # gamma, beta
+    assert count(basic.non_trainable_weights) == 2 * 2 * 64  # moving mean, variance
+
+    bottleneck = layers.BottleneckBlock(256, 64, 3)
+    bottleneck.build((None, 8, 8, 256))
+    conv = [w for w in bottleneck.trainable_weights if "kernel" in w.path]
+    assert count(conv) == 256 * 64 + 64 * 64 * 9 + 64 * 256
+    bn_channels = 64 + 64 + 256
+    assert count(bottleneck.trainable_weights) - count(conv) == 2 * bn_channels
+    assert count(bottleneck.non_trainable_weights) == 2 * bn_channels
+
+
+@pytest.mark.parametrize("cls", [layers.BasicBlock, layers.BottleneckBlock])
+def test_zero_init_last_starts_as_relu(cls):
+    block = cls(8, kernel_size=3) if cls is layers.BasicBlock else cls(8, 4, 3)
+    x = np.random.default_rng(2).normal(size=(2, 5, 5, 8)).astype("float32")
+    for training in (True, False):
+        y = keras.ops.convert_to_numpy(block(x, training=training))
+        np.testing.assert_allclose(y, np.maximum(x, 0), atol=1e-6)
+
+
+def test_batchnorm_training_vs_inference():
+    block = layers.BasicBlock(4, zero_init_last=False, batchnorm_momentum=0.0)
+    x = 3.0 + 2.0 * np.random.default_rng(3).normal(size=(8, 4, 4, 4)).astype("float32")
+    block.build(x.shape)
+    conv_out = keras.ops.convert_to_numpy(block.conv1(x))
+    train = keras.ops.convert_to_numpy(block.bn1(conv_out, training=True))
+    # Batch statistics: each channel normalised to mean 0, variance ~1 over the batch.
+    np.testing.assert_allclose(train.mean((0, 1, 2)), 0, atol=1e-4)
+    np.testing.assert_allclose(train.var((0, 1, 2)), 1, atol=1e-2)
+    # momentum=0 stores this batch's statistics; inference uses them, not the batch's.
+    mean = keras.ops.convert_to_numpy(block.bn1.moving_mean)
+    np.testing.assert_allclose(mean, conv_out.mean((0, 1, 2)), rtol=1e-4, atol=1e-5)
+    shifted = conv_out + 5.0
+    infer = keras.ops.convert_to_numpy(block.bn1(shifted, training=False))
+    np.testing.assert_allclose(infer, train + 5.0 / np.sqrt(conv_out.var((0, 1, 2)) + 1e-3), atol=1e-3)
+    # The whole block: training and inference differ on an off-statistics batch.
+    assert not np.allclose(block(x + 1, training=True), block(x + 1, training=False), atol=1e-3)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("block", ["basic", "bottleneck"])
+def test_every_rank_and_serialization(rank, block, tmp_path):
+    cls = {"basic": layers.BasicBlock, "bottleneck": layers.BottleneckBlock}[block]
+    kwargs = {"bottleneck_channels": 2} if block == "bottleneck" else {}
+    layer = cls(4, kernel_size=2, rank=rank, dropout_rate=0.1, l2=1e-4, zero_init_last=False, **kwargs)
+    run_layer_test(layer, (2,) + (3,) * rank + (4,), tmp_path)
+    assert len(layer.losses) == (2 if block == "basic" else 3)  # one l2 term per conv
+
+
+def test_dropout_only_in_training():
+    block = layers.BasicBlock(4, dropout_rate=0.5, zero_init_last=False)
+    x = np.random.default_rng(4).normal(size=(2, 4, 4, 4)).astype("float32")
+    a, b = block(x, training=False), block(x, training=False)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(block(x, training=True), block(x, training=True))
+
+
+def test_synchronized_batchnorm_is_passed_down():
+    net = layers.ConvNet("bottleneck", depth=2, channels=4, bottleneck_channels=2, synchronized=True)
+    bns = [l for l in net._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    assert len(bns) == 6 and all(bn.synchronized for bn in bns)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"channels": 0}, "channels"),
+        ({"channels": -4}, "channels"),
+        ({"kernel_size": 0}, "kernel_size"),
+        ({"kernel_size": -1}, "kernel_size"),
+        ({"rank": 4}, "rank"),
+        ({"dropout_rate": 1.5}, "dropout_rate"),
+        ({"l2": -1.0}, "l2"),
+        ({"bottleneck_channels": 0}, "bottleneck_channels"),
+    ],
+)
+def test_bad_arguments(kwargs, argument):
+    value = list(kwargs.values())[0]
+    with pytest.raises(ValueError, match=rf"`{argument}`.*Received: {argument}={value}"):
+        layers.BottleneckBlock(**kwargs)
+    if argument != "bottleneck_channels":
+        with pytest.raises(ValueError, match=rf"Received: {argument}={value}"):
+            layers.BasicBlock(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [layers.BasicBlock, layers.BottleneckBlock])
+def test_channel_mismatch(cls):
+    with pytest.raises(ValueError, match=r"channels=16.*Received: input_shape=\(2, 4, 4, 8\)"):
+        cls(16)(np.zeros((2, 4, 4, 8), "float32"))
+
+
+def test_wrong_input_rank():
+    with pytest.raises(ValueError, match=r"rank=2.*Received: input_shape=\(2, 4, 8\)"):
+        layers.BasicBlock(8)(np.zeros((2, 4, 8), "float32"))
