@@ -10,3 +10,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_cvae import layers  # noqa: E402
 from keras_cvae.version import __version__  # noqa: E402
+from keras_cvae.models import GaussianDecoder  # noqa: E402
+from keras_cvae.models import GaussianEncoder  # noqa: E402
+from keras_cvae.models import VAE  # noqa: E402

@@ -1,0 +1,5 @@
+"""The Gaussian VAE: encoder, decoder, model, and what is computed from a trained one."""
+
+from keras_cvae.models.gaussian_decoder import GaussianDecoder
+from keras_cvae.models.gaussian_encoder import GaussianEncoder
+from keras_cvae.models.vae import VAE

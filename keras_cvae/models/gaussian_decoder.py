@@ -1,0 +1,161 @@
+import math
+
+import keras
+from keras import ops
+
+from keras_cvae.layers import PaddedConv
+from keras_cvae.models.conv_net_config import as_conv_net
+
+DECODER_SCALES = ("constant", "learned", "linear")
+
+
+@keras.saving.register_keras_serializable(package="keras_cvae")
+class GaussianDecoder(keras.layers.Layer):
+    """The lecture's decoder: `p(x|z) = N(x; g(z), σ(z)² I)` from a residual convnet.
+
+    `f_in` is a linear map from `Z` to `C × d × d`, `h` the convnet, `f_mean`
+    a 1×1 padded convolution from `C` to the image's channels, so
+    `g(z) = f_mean(h(f_in(z)))`. The standard deviation `σ` follows
+    `decoder_scale`:
+
+    - `"constant"`: `σ = scale`, fixed.
+    - `"learned"`: one trainable `σ`, started at `scale`.
+    - `"linear"`: `σ(z)` a linear function of the flattened features `h`,
+      one per example, started near `scale`.
+
+    Learned scales are `softplus(·) + min_scale` in float32. Call returns
+    `(mean, scale)`: `mean` `(B, *image_shape)`, `scale` `(B, 1, ..., 1)`.
+
+    Args:
+        image_shape: tuple. `(d, d, C_out)` for 2-d images (channels-last;
+            `(d, C_out)` or `(d, d, d, C_out)` for 1-d or 3-d convnets).
+        conv_net: `keras_cvae.layers.ConvNet` or a dict of its arguments. `h`.
+        decoder_scale: str. `"constant"`, `"learned"` or `"linear"`.
+            Defaults to `"learned"`.
+        scale: float. The constant `σ`, or the initial one. Defaults to `0.1`.
+        min_scale: float. Lower bound of a learned `σ`. Defaults to `1e-3`.
+        **kwargs: Base `keras.layers.Layer` arguments.
+
+    Example:
+
+    >>> decoder = keras_cvae.GaussianDecoder(
+    ...     image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8})
+    >>> mean, scale = decoder(np.zeros((2, 4)))
+    >>> mean.shape, scale.shape
+    (TensorShape([2, 8, 8, 1]), TensorShape([2, 1, 1, 1]))
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        conv_net,
+        decoder_scale="learned",
+        scale=0.1,
+        min_scale=1e-3,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.conv_net = as_conv_net(conv_net)
+        image_shape = tuple(image_shape) if isinstance(image_shape, (list, tuple)) else None
+        if (
+            image_shape is None
+            or len(image_shape) != self.conv_net.rank + 1
+            or not all(isinstance(d, int) and d > 0 for d in image_shape)
+        ):
+            raise ValueError(
+                "Invalid value for argument `image_shape`. Expected "
+                f"{self.conv_net.rank + 1} positive ints (spatial sizes, then channels) "
+                f"for a rank-{self.conv_net.rank} convnet. Received: image_shape={image_shape!r}"
+            )
+        if decoder_scale not in DECODER_SCALES:
+            raise ValueError(
+                f"Invalid value for argument `decoder_scale`. Expected one of "
+                f"{DECODER_SCALES}. Received: decoder_scale={decoder_scale!r}"
+            )
+        lowest = 0 if decoder_scale == "constant" else min_scale
+        if not (min_scale > 0 and scale > lowest):
+            raise ValueError(
+                "Invalid value for argument `scale`. Expected scale > 0 (constant) or "
+                f"scale > min_scale > 0 (learned, linear). Received: scale={scale!r}, "
+                f"min_scale={min_scale!r}, decoder_scale={decoder_scale!r}"
+            )
+        self.image_shape = image_shape
+        self.decoder_scale = decoder_scale
+        self.scale = float(scale)
+        self.min_scale = float(min_scale)
+        c = self.conv_net.channels
+        self._features_shape = (*image_shape[:-1], c)
+        # === Layers ===
+        self.f_in = keras.layers.Dense(
+            math.prod(self._features_shape), dtype=self.dtype_policy, name="f_in"
+        )
+        self.f_mean = PaddedConv(
+            self.conv_net.rank, image_shape[-1], 1, dtype=self.dtype_policy, name="f_mean"
+        )
+        # softplus(inverse_softplus(scale - min_scale)) + min_scale == scale at start.
+        raw_start = math.log(math.expm1(max(self.scale - self.min_scale, 1e-6)))
+        self.f_var = None
+        if decoder_scale == "linear":
+            self.f_var = keras.layers.Dense(
+                1,
+                kernel_initializer="zeros",
+                bias_initializer=keras.initializers.Constant(raw_start),
+                dtype="float32",
+                name="f_var",
+            )
+        self._raw_start = raw_start
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                "GaussianDecoder expects latent codes of shape (batch, latent_dim). "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        self.f_in.build(input_shape)
+        features = (input_shape[0], *self._features_shape)
+        if not self.conv_net.built:  # a ConvNet passed in or deserialized may be built
+            self.conv_net.build(features)
+        self.f_mean.build(features)
+        if self.f_var is not None:
+            self.f_var.build((input_shape[0], math.prod(self._features_shape)))
+        if self.decoder_scale == "learned":
+            self.raw_scale = self.add_weight(
+                name="raw_scale",
+                shape=(),
+                initializer=keras.initializers.Constant(self._raw_start),
+                dtype="float32",
+                autocast=False,
+            )
+
+    def call(self, z, training=None):
+        batch = ops.shape(z)[0]
+        h = ops.reshape(self.f_in(z), (batch, *self._features_shape))
+        h = self.conv_net(h, training=training)
+        mean = self.f_mean(h)
+        ones = (1,) * len(self.image_shape)
+        if self.decoder_scale == "constant":
+            scale = ops.full((batch, *ones), self.scale, dtype="float32")
+        elif self.decoder_scale == "learned":
+            scale = ops.softplus(self.raw_scale) + self.min_scale
+            scale = ops.broadcast_to(scale, (batch, *ones))
+        else:
+            raw = self.f_var(ops.reshape(h, (batch, -1)))
+            scale = ops.reshape(ops.softplus(ops.cast(raw, "float32")) + self.min_scale, (batch, *ones))
+        return mean, scale
+
+    def compute_output_shape(self, input_shape):
+        batch = input_shape[0]
+        return (batch, *self.image_shape), (batch,) + (1,) * len(self.image_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_shape": self.image_shape,
+                "conv_net": keras.saving.serialize_keras_object(self.conv_net),
+                "decoder_scale": self.decoder_scale,
+                "scale": self.scale,
+                "min_scale": self.min_scale,
+            }
+        )
+        return config
