@@ -13,3 +13,5 @@ from keras_cvae.version import __version__  # noqa: E402
 from keras_cvae.models import GaussianDecoder  # noqa: E402
 from keras_cvae.models import GaussianEncoder  # noqa: E402
 from keras_cvae.models import VAE  # noqa: E402
+from keras_cvae.models import evaluate_density  # noqa: E402
+from keras_cvae.models import recalibrate_batchnorm  # noqa: E402

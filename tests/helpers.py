@@ -42,3 +42,25 @@ def run_layer_test(layer, input_shape, tmp_path, seed=0):
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x, training=False)), y)
     return y
+
+
+def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", image_shape=(8, 8, 1),
+             latent_dim=4, channels=8, depth=1, seed=0, **vae_kwargs):
+    """A few-thousand-parameter VAE for tests."""
+    import keras_cvae
+
+    conv_net = {"block": block, "depth": depth, "channels": channels, "bottleneck_channels": 4}
+    return keras_cvae.VAE(
+        keras_cvae.GaussianEncoder(latent_dim, conv_net, posterior=posterior),
+        keras_cvae.GaussianDecoder(image_shape, conv_net, decoder_scale=decoder_scale),
+        seed=seed,
+        **vae_kwargs,
+    )
+
+
+def digits(split="train"):
+    """The embedded 8×8 digits as float32 (N, 8, 8, 1) in [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images.astype("float32")[..., None] / 16.0
+    return images[:1437] if split == "train" else images[1437:]

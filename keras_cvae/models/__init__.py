@@ -3,3 +3,5 @@
 from keras_cvae.models.gaussian_decoder import GaussianDecoder
 from keras_cvae.models.gaussian_encoder import GaussianEncoder
 from keras_cvae.models.vae import VAE
+from keras_cvae.models.batchnorm_recalibration import recalibrate_batchnorm
+from keras_cvae.models.density_evaluation import evaluate_density

@@ -228,7 +228,8 @@ class VAE(keras.Model):
             loss = self._objective(terms, training=True)
             if self.losses:
                 loss = loss + ops.sum(self.losses)
-            # Keras averages gradients over replicas by summing them: scale here.
+            # `loss` is the global batch's, the same on every replica (`_global_mean`),
+            # and Keras sums the replicas' gradients: divide by the replica count.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled_loss = self.optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
@@ -256,27 +257,37 @@ class VAE(keras.Model):
         return {"reconstruction": reconstruction, "kl": kl, "kl_dims": kl_dims}
 
     def _objective(self, terms, training):
-        """Batch mean of `reconstruction + β · KL`, with warm-up and free bits in training."""
-        kl = terms["kl"]
-        if training and self.free_bits > 0:
-            if terms["kl_dims"] is not None:
-                kl_penalty = ops.sum(ops.maximum(ops.mean(terms["kl_dims"], axis=0), self.free_bits))
-            else:
-                kl_penalty = ops.maximum(ops.mean(kl), self.free_bits * self.latent_dim)
+        """Batch mean of `reconstruction + β · KL`, with warm-up and free bits in training.
+
+        The means are over the global batch (`_global_mean`), so under a
+        strategy every replica gets the single-device value, free bits included.
+        """
+        free_bits = training and self.free_bits > 0
+        per_dim = free_bits and terms["kl_dims"] is not None
+        reconstruction, kl = _global_mean(
+            [terms["reconstruction"], terms["kl_dims"] if per_dim else terms["kl"]]
+        )
+        if per_dim:
+            kl_penalty = ops.sum(ops.maximum(kl, self.free_bits))
+        elif free_bits:
+            kl_penalty = ops.maximum(kl, self.free_bits * self.latent_dim)
         else:
-            kl_penalty = ops.mean(kl)
+            kl_penalty = kl
         beta = self.beta
         if training and self.kl_warmup_steps:
             progress = ops.cast(self.optimizer.iterations + 1, "float32") / self.kl_warmup_steps
             beta = beta * ops.minimum(progress, 1.0)
-        return ops.mean(terms["reconstruction"]) + beta * kl_penalty
+        return reconstruction + beta * kl_penalty
 
     def _update_metrics(self, loss, terms):
         batch = ops.cast(ops.shape(terms["kl"])[0], "float32")
         self.loss_tracker.update_state(loss, sample_weight=batch)
         self.reconstruction_tracker.update_state(terms["reconstruction"])
         self.kl_tracker.update_state(terms["kl"])
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if _reduces_outputs_on_axis_0():
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     def _scale_noise(self, scale, noise):
         """`Σ^½ ε`: elementwise for a diagonal scale, a matrix product for `L`."""
@@ -290,20 +301,40 @@ class VAE(keras.Model):
             return ops.sum(ops.log(scale), axis=-1)
         return ops.sum(ops.log(ops.diagonal(scale, axis1=-2, axis2=-1)), axis=-1)
 
-    def _seed(self, seed):
-        """A stateless seed pair, distinct per replica under a `tf.distribute` strategy."""
+    def _seed(self, seed, per_replica=True):
+        """A stateless seed pair, distinct per replica under a strategy if `per_replica`."""
         if seed is None:
             seed = self.seed_generator.next()
-        else:
+        elif isinstance(seed, int):
             seed = ops.convert_to_tensor([seed, 0], dtype="int64")
+        else:  # a seed pair, e.g. from `tf.random.experimental.stateless_fold_in`
+            seed = ops.convert_to_tensor(seed)
         seed = ops.cast(seed, "int64")
         context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
+        if per_replica and context is not None and context.num_replicas_in_sync > 1:
             seed = _fold_in(seed, context.replica_id_in_sync_group)
         return seed
 
     def _noise(self, batch, seed=None):
-        return tf.random.stateless_normal((batch, self.latent_dim), self._seed(seed))
+        """`ε ~ N(0, I)` of shape `(batch, Z)`.
+
+        Under a strategy, each replica takes its own rows of one draw for the
+        global batch: replicas get independent noise, and every example gets
+        the ε it would get on one device, however the batch is split.
+        """
+        seed = self._seed(seed, per_replica=False)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return tf.random.stateless_normal((batch, self.latent_dim), seed)
+        replicas, replica = context.num_replicas_in_sync, context.replica_id_in_sync_group
+        if isinstance(batch, int):  # static shapes (TPU, `drop_remainder`): equal splits
+            total, offset = replicas * batch, replica * batch
+        else:  # the replicas' batch sizes, e.g. a split last batch
+            sizes = ops.one_hot(replica, replicas, dtype="float32") * ops.cast(batch, "float32")
+            sizes = ops.cast(context.all_reduce("sum", sizes), "int32")
+            total, offset = ops.sum(sizes), ops.sum(sizes[:replica])
+        noise = tf.random.stateless_normal((total, self.latent_dim), seed)
+        return tf.slice(noise, [offset, 0], [batch, self.latent_dim])
 
     # === Config ===
 
@@ -338,6 +369,34 @@ def _as_layer(value, cls, argument):
 def _fold_in(seed, data):
     """A new seed pair derived from `seed` and an integer (a replica, a chunk)."""
     return tf.random.experimental.stateless_fold_in(seed, ops.cast(data, "int64"))
+
+
+def _global_mean(values):
+    """Means over axis 0 of the global batch, the same on every replica.
+
+    Under a strategy one all-reduce of the replicas' sums and sizes; its
+    gradient is the all-reduce of the replicas' gradients.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return [ops.mean(value, axis=0) for value in values]
+    count = ops.cast(ops.shape(values[0])[0], "float32")
+    *sums, count = context.all_reduce("sum", [ops.sum(value, axis=0) for value in values] + [count])
+    return [total / count for total in sums]
+
+
+def _reduces_outputs_on_axis_0():
+    """Whether Keras reduces `train_step` outputs with `strategy.reduce(MEAN, axis=0)`.
+
+    It does under a multi-worker `MultiWorkerMirroredStrategy`, which fails on
+    scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388): metrics are then returned with shape `(1,)`,
+    which the reduction turns back into scalars.
+    """
+    strategy = tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+        strategy.extended._in_multi_worker_mode()
+    )
 
 
 def _images(data):

@@ -1,0 +1,131 @@
+"""The lecture's last BatchNorm step: after training, store full-dataset statistics."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_cvae.models.vae import VAE
+
+
+def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
+    """Stores the exact mean and variance of every BatchNorm's inputs over `data`.
+
+    Training normalises with batch statistics and keeps only moving averages;
+    the lecture instead computes the statistics of the full dataset after
+    training. Layers are visited in the order the forward pass reaches them,
+    each with the earlier ones already recalibrated, so at inference every
+    BatchNorm normalises its inputs over `data` to mean 0 and variance 1
+    (before its `gamma`, `beta`). Moments are combined across batches in
+    float64. For a `VAE` the decoder sees `z ~ q(z|x)`, drawn with `seed`, as in
+    training.
+
+    Args:
+        model: `keras_cvae.VAE` or any built Keras model or layer.
+        data: array of images or a `tf.data.Dataset` of (batches of) images,
+            as given to `fit`.
+        batch_size: int. Batch size when `data` is an array. Defaults to `256`.
+        seed: int. Seed of the posterior samples fed to the decoder.
+            Defaults to `0`.
+
+    Returns:
+        The list of recalibrated `keras.layers.BatchNormalization` layers.
+
+    Example:
+
+    >>> keras_cvae.recalibrate_batchnorm(vae, train_images)
+    """
+    dataset = _as_dataset(data, batch_size)
+    layers = _in_call_order(model, dataset, seed)
+    for layer in layers:
+        count, mean, m2 = 0, 0.0, 0.0
+        moments = _moments_function(model, layer, seed)
+        for index, batch in enumerate(dataset):
+            n, batch_mean, batch_var = (np.asarray(v, np.float64) for v in moments(batch, tf.constant(index)))
+            # Chan et al.: merge (count, mean, M2) of two sets.
+            delta = batch_mean - mean
+            total = count + n
+            mean = mean + delta * n / total
+            m2 = m2 + batch_var * n + delta**2 * count * n / total
+            count = total
+        layer.moving_mean.assign(mean.astype("float32"))
+        layer.moving_variance.assign((m2 / count).astype("float32"))
+    return layers
+
+
+def _as_dataset(data, batch_size):
+    if isinstance(data, tf.data.Dataset):
+        dataset = data
+        if isinstance(dataset.element_spec, tuple):
+            dataset = dataset.map(lambda *items: items[0])
+        return dataset
+    return tf.data.Dataset.from_tensor_slices(np.asarray(data, "float32")).batch(batch_size)
+
+
+def _forward(model, images, seed):
+    if isinstance(model, VAE):
+        mean, scale = model.encoder(images, training=False)
+        noise = model._noise(ops.shape(images)[0], seed)
+        model.decoder(mean + model._scale_noise(scale, noise), training=False)
+    else:
+        model(images, training=False)
+
+
+class _Capture:
+    """Temporarily records the inputs of chosen layers during a forward pass."""
+
+    def __init__(self, layers):
+        self.layers = layers
+        self.inputs = {}
+
+    def __enter__(self):
+        for layer in self.layers:
+            original = layer.call
+
+            def call(inputs, *args, _layer=layer, _original=original, **kwargs):
+                self.inputs.setdefault(id(_layer), inputs)
+                return _original(inputs, *args, **kwargs)
+
+            object.__setattr__(layer, "call", call)
+        return self
+
+    def __exit__(self, *exc):
+        for layer in self.layers:
+            object.__delattr__(layer, "call")
+
+
+def _batchnorms(model):
+    return [
+        layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+
+
+def _in_call_order(model, dataset, seed):
+    candidates = _batchnorms(model)
+    with _Capture(candidates) as capture:
+        for batch in dataset.take(1):
+            _forward(model, batch, _batch_seed(seed, 0))
+    order = list(capture.inputs)  # dicts keep insertion (= call) order
+    return sorted(
+        (layer for layer in candidates if id(layer) in capture.inputs),
+        key=lambda layer: order.index(id(layer)),
+    )
+
+
+def _batch_seed(seed, index):
+    return tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, 0], "int64"), tf.cast(index, "int64")
+    )
+
+
+def _moments_function(model, layer, seed):
+    @tf.function(reduce_retracing=True)
+    def moments(images, index):
+        with _Capture([layer]) as capture:
+            _forward(model, images, _batch_seed(seed, index))
+        inputs = ops.cast(capture.inputs[id(layer)], "float32")
+        axes = tuple(range(len(inputs.shape) - 1))
+        count = ops.cast(ops.prod(ops.shape(inputs)[:-1]), "float32")
+        return count, ops.mean(inputs, axis=axes), ops.var(inputs, axis=axes)
+
+    return moments

@@ -1,0 +1,84 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_cvae
+from tests.helpers import assert_config_mirrors_init
+
+CONV_NET = {"block": "basic", "depth": 1, "channels": 8}
+
+
+def roundtrip(layer, inputs, tmp_path):
+    outputs = [keras.ops.convert_to_numpy(o) for o in layer(inputs)]
+    assert_config_mirrors_init(layer)
+    clone = type(layer).from_config(layer.get_config())
+    clone.build(inputs.shape)
+    clone.set_weights(layer.get_weights())
+    for a, b in zip(clone(inputs), outputs):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), b)
+    return outputs
+
+
+@pytest.mark.parametrize("posterior", ["diagonal", "full"])
+def test_encoder_outputs(posterior, tmp_path):
+    encoder = keras_cvae.GaussianEncoder(5, CONV_NET, posterior=posterior)
+    x = np.random.default_rng(0).random((3, 8, 8, 2)).astype("float32")
+    mean, scale = roundtrip(encoder, x, tmp_path)
+    assert mean.shape == (3, 5)
+    if posterior == "diagonal":
+        assert scale.shape == (3, 5) and np.all(scale > 0)
+    else:
+        assert scale.shape == (3, 5, 5)
+        np.testing.assert_array_equal(np.triu(scale, 1), 0)
+        assert np.all(np.diagonal(scale, axis1=1, axis2=2) > 0)
+        assert np.any(np.tril(scale, -1) != 0)
+    # f_in is a 1×1 convolution to C channels; the heads are linear maps of C·d·d features.
+    assert encoder.f_in.kernel.shape == (1, 1, 2, 8)
+    assert encoder.f_mean.kernel.shape == (8 * 8 * 8, 5)
+    assert encoder.f_var.kernel.shape[1] == (5 if posterior == "diagonal" else 15)
+
+
+@pytest.mark.parametrize("decoder_scale", ["constant", "learned", "linear"])
+def test_decoder_outputs(decoder_scale, tmp_path):
+    decoder = keras_cvae.GaussianDecoder((6, 6, 3), CONV_NET, decoder_scale=decoder_scale, scale=0.2)
+    z = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
+    mean, scale = roundtrip(decoder, z, tmp_path)
+    assert mean.shape == (4, 6, 6, 3) and scale.shape == (4, 1, 1, 1)
+    np.testing.assert_allclose(scale, 0.2, rtol=1e-4)  # every mode starts at `scale`
+    trainable = {w.name for w in decoder.trainable_weights}
+    assert ("raw_scale" in trainable) == (decoder_scale == "learned")
+    assert (decoder.f_var is not None) == (decoder_scale == "linear")
+
+
+def test_decoder_rank_1_and_3():
+    for rank, shape in ((1, (10, 2)), (3, (4, 4, 4, 1))):
+        conv_net = {**CONV_NET, "rank": rank}
+        decoder = keras_cvae.GaussianDecoder(shape, conv_net)
+        encoder = keras_cvae.GaussianEncoder(3, conv_net)
+        mean, scale = decoder(np.zeros((2, 3), "float32"))
+        assert mean.shape == (2, *shape) and scale.shape == (2,) + (1,) * len(shape)
+        assert encoder(mean)[0].shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "factory, message",
+    [
+        (lambda: keras_cvae.GaussianEncoder(0, CONV_NET), r"`latent_dim`.*Received: latent_dim=0"),
+        (lambda: keras_cvae.GaussianEncoder(4, CONV_NET, posterior="lowrank"),
+         r"`posterior`.*Received: posterior='lowrank'"),
+        (lambda: keras_cvae.GaussianEncoder(4, "resnet"), r"`conv_net`.*Received: conv_net='resnet'"),
+        (lambda: keras_cvae.GaussianDecoder((8, 8), CONV_NET), r"`image_shape`.*Received: image_shape=\(8, 8\)"),
+        (lambda: keras_cvae.GaussianDecoder((8, 8, 1), CONV_NET, decoder_scale="pixel"),
+         r"`decoder_scale`.*Received: decoder_scale='pixel'"),
+        (lambda: keras_cvae.GaussianDecoder((8, 8, 1), CONV_NET, scale=0.0), r"`scale`.*Received: scale=0.0"),
+    ],
+)
+def test_bad_arguments(factory, message):
+    with pytest.raises(ValueError, match=message):
+        factory()
+
+
+def test_encoder_wrong_image_rank():
+    encoder = keras_cvae.GaussianEncoder(4, CONV_NET)
+    with pytest.raises(ValueError, match=r"Received: input_shape=\(2, 8, 1\)"):
+        encoder(np.zeros((2, 8, 1), "float32"))
