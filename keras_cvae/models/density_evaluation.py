@@ -57,9 +57,7 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
             tf.constant([seed, 0], "int64"), tf.cast(index, "int64")
         )
         if levels is not None:
-            v = ops.round(images * (levels - 1))
-            u = tf.random.stateless_uniform(ops.shape(images), batch_seed)
-            images = (v + u) / levels
+            images = dequantize(images, levels, batch_seed)
         elbo = model.elbo(images, seed=tf.random.experimental.stateless_fold_in(batch_seed, 1))
         log_likelihood = model.log_likelihood(
             images, num_samples, seed=tf.random.experimental.stateless_fold_in(batch_seed, 2)
@@ -91,6 +89,16 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         results["negative_elbo_bits_per_dim"] = to_bits(elbo)
         results["intensity_levels"] = levels
     return results
+
+
+def dequantize(images, intensity_levels, seed):
+    """Uniform dequantization: `v / (L − 1)` ↦ `(v + u) / L`, `u ~ U[0, 1)` per value.
+
+    `seed` is a stateless seed pair (shape `(2,)`).
+    """
+    v = ops.round(ops.cast(images, "float32") * (intensity_levels - 1))
+    u = tf.random.stateless_uniform(ops.shape(v), seed)
+    return (v + u) / intensity_levels
 
 
 def _check_on_grid(images, levels):

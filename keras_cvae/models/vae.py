@@ -331,7 +331,7 @@ class VAE(keras.Model):
             total, offset = replicas * batch, replica * batch
         else:  # the replicas' batch sizes, e.g. a split last batch
             sizes = ops.one_hot(replica, replicas, dtype="float32") * ops.cast(batch, "float32")
-            sizes = ops.cast(context.all_reduce("sum", sizes), "int32")
+            sizes = ops.cast(context.all_reduce(tf.distribute.ReduceOp.SUM, sizes), "int32")
             total, offset = ops.sum(sizes), ops.sum(sizes[:replica])
         noise = tf.random.stateless_normal((total, self.latent_dim), seed)
         return tf.slice(noise, [offset, 0], [batch, self.latent_dim])
@@ -381,7 +381,8 @@ def _global_mean(values):
     if context is None or context.num_replicas_in_sync == 1:
         return [ops.mean(value, axis=0) for value in values]
     count = ops.cast(ops.shape(values[0])[0], "float32")
-    *sums, count = context.all_reduce("sum", [ops.sum(value, axis=0) for value in values] + [count])
+    sums = [ops.sum(value, axis=0) for value in values]
+    *sums, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [*sums, count])
     return [total / count for total in sums]
 
 
