@@ -6,7 +6,7 @@ from keras import ops
 from keras_cvae.layers import PaddedConv
 from keras_cvae.models.conv_net_config import as_conv_net
 
-DECODER_SCALES = ("constant", "learned", "linear")
+DECODER_SCALES = ("constant", "learned", "linear", "per_pixel")
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -22,15 +22,19 @@ class GaussianDecoder(keras.layers.Layer):
     - `"learned"`: one trainable `σ`, started at `scale`.
     - `"linear"`: `σ(z)` a linear function of the flattened features `h`,
       one per example, started near `scale`.
+    - `"per_pixel"`: one trainable `σ` per output pixel and channel, started
+      at `scale` (lets always-empty borders get a small `σ`).
 
     Learned scales are `softplus(·) + min_scale` in float32. Call returns
-    `(mean, scale)`: `mean` `(B, *image_shape)`, `scale` `(B, 1, ..., 1)`.
+    `(mean, scale)`: `mean` `(B, *image_shape)`, `scale` `(B, 1, ..., 1)`, or
+    `(B, *image_shape)` for `"per_pixel"`.
 
     Args:
         image_shape: tuple. `(d, d, C_out)` for 2-d images (channels-last;
             `(d, C_out)` or `(d, d, d, C_out)` for 1-d or 3-d convnets).
         conv_net: `keras_cvae.layers.ConvNet` or a dict of its arguments. `h`.
-        decoder_scale: str. `"constant"`, `"learned"` or `"linear"`.
+        decoder_scale: str. `"constant"`, `"learned"`, `"linear"` or
+            `"per_pixel"`.
             Defaults to `"learned"`.
         scale: float. The constant `σ`, or the initial one. Defaults to `0.1`.
         min_scale: float. Lower bound of a learned `σ`. Defaults to `1e-3`.
@@ -126,6 +130,14 @@ class GaussianDecoder(keras.layers.Layer):
                 dtype="float32",
                 autocast=False,
             )
+        elif self.decoder_scale == "per_pixel":
+            self.raw_scale = self.add_weight(
+                name="raw_scale",
+                shape=self.image_shape,
+                initializer=keras.initializers.Constant(self._raw_start),
+                dtype="float32",
+                autocast=False,
+            )
 
     def call(self, z, training=None):
         batch = ops.shape(z)[0]
@@ -138,6 +150,9 @@ class GaussianDecoder(keras.layers.Layer):
         elif self.decoder_scale == "learned":
             scale = ops.softplus(self.raw_scale) + self.min_scale
             scale = ops.broadcast_to(scale, (batch, *ones))
+        elif self.decoder_scale == "per_pixel":
+            scale = ops.softplus(self.raw_scale) + self.min_scale
+            scale = ops.broadcast_to(scale[None], (batch, *self.image_shape))
         else:
             raw = self.f_var(ops.reshape(h, (batch, -1)))
             scale = ops.reshape(ops.softplus(ops.cast(raw, "float32")) + self.min_scale, (batch, *ones))
@@ -145,6 +160,8 @@ class GaussianDecoder(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
+        if self.decoder_scale == "per_pixel":
+            return (batch, *self.image_shape), (batch, *self.image_shape)
         return (batch, *self.image_shape), (batch,) + (1,) * len(self.image_shape)
 
     def get_config(self):

@@ -50,6 +50,25 @@ def test_decoder_outputs(decoder_scale, tmp_path):
     assert (decoder.f_var is not None) == (decoder_scale == "linear")
 
 
+
+def test_decoder_per_pixel_scale(tmp_path):
+    decoder = keras_cvae.GaussianDecoder((6, 6, 3), CONV_NET, decoder_scale="per_pixel", scale=0.2)
+    z = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
+    mean, scale = roundtrip(decoder, z, tmp_path)
+    assert mean.shape == scale.shape == (4, 6, 6, 3)
+    assert decoder.compute_output_shape((4, 3)) == ((4, 6, 6, 3), (4, 6, 6, 3))
+    np.testing.assert_allclose(scale, 0.2, rtol=1e-4)
+    # One trainable float32 σ per pixel and channel, each free to move on its own.
+    assert decoder.raw_scale.shape == (6, 6, 3) and decoder.raw_scale.dtype == "float32"
+    decoder.raw_scale.assign(np.arange(108, dtype="float32").reshape(6, 6, 3) - 50.0)
+    _, scale = decoder(z)
+    assert len(np.unique(np.round(np.asarray(scale[0]), 6))) > 50
+    assert np.all(np.asarray(scale) >= decoder.min_scale)
+    x = np.random.default_rng(2).uniform(size=(4, 6, 6, 3)).astype("float32")
+    expected = np.sum(0.5 * ((x - mean) / scale) ** 2 + np.log(scale) + 0.5 * np.log(2 * np.pi), axis=(1, 2, 3))
+    from keras_cvae.models import elbo
+    np.testing.assert_allclose(elbo.gaussian_nll(x, mean, scale), expected, rtol=1e-4)
+
 def test_decoder_rank_1_and_3():
     for rank, shape in ((1, (10, 2)), (3, (4, 4, 4, 1))):
         conv_net = {**CONV_NET, "rank": rank}
