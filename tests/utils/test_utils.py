@@ -1,0 +1,39 @@
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_cvae.utils import atomic_directory, image_grid, save_png
+
+
+def test_image_grid_layout_and_png(tmp_path):
+    images = np.zeros((5, 2, 3, 1), "float32")
+    images[3] = 1.0
+    grid = image_grid(images, columns=3, padding=1, scale=2)
+    assert grid.shape == (2 * (4 + 1) + 1, 3 * (6 + 1) + 1, 1) and grid.dtype == np.uint8
+    # Image 3 sits in row 1, column 0.
+    assert np.all(grid[6:10, 1:7] == 255) and np.all(grid[1:5, 1:7] == 0)
+    path = tmp_path / "g.png"
+    save_png(path, grid)
+    np.testing.assert_array_equal(tf.io.decode_png(path.read_bytes()).numpy(), grid)
+    with pytest.raises(ValueError, match=r"Received: shape \(2, 8, 8\)"):
+        image_grid(np.zeros((2, 8, 8)))
+
+
+def test_atomic_directory(tmp_path):
+    target = tmp_path / "artifact"
+    with atomic_directory(target) as tmp:
+        open(os.path.join(tmp, "a.txt"), "w").write("one")
+    assert (target / "a.txt").read_text() == "one"
+    with pytest.raises(FileExistsError, match="Refusing to overwrite"):
+        with atomic_directory(target):
+            pass
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target, overwrite=True) as tmp:
+            open(os.path.join(tmp, "b.txt"), "w").write("two")
+            raise RuntimeError("failed half-way")
+    assert sorted(os.listdir(tmp_path)) == ["artifact"] and (target / "a.txt").exists()
+    with atomic_directory(target, overwrite=True) as tmp:
+        open(os.path.join(tmp, "b.txt"), "w").write("two")
+    assert sorted(os.listdir(target)) == ["b.txt"] and sorted(os.listdir(tmp_path)) == ["artifact"]
