@@ -1,17 +1,38 @@
 """keras_cvae: convolutional variational autoencoders for Keras 3 (TensorFlow backend).
 
 Images are channels-last tensors `(batch, height, width, channels)` with
-intensities in [0, 1].
+intensities in [0, 1]. The public names below are imported on first use, so
+`keras-cvae --help` starts without loading TensorFlow.
 """
 
+import importlib
 import os
+
+from keras_cvae.version import __version__
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_cvae import layers  # noqa: E402
-from keras_cvae.version import __version__  # noqa: E402
-from keras_cvae.models import GaussianDecoder  # noqa: E402
-from keras_cvae.models import GaussianEncoder  # noqa: E402
-from keras_cvae.models import VAE  # noqa: E402
-from keras_cvae.models import evaluate_density  # noqa: E402
-from keras_cvae.models import recalibrate_batchnorm  # noqa: E402
+_PUBLIC = {
+    "VAE": "keras_cvae.models",
+    "GaussianEncoder": "keras_cvae.models",
+    "GaussianDecoder": "keras_cvae.models",
+    "evaluate_density": "keras_cvae.models",
+    "recalibrate_batchnorm": "keras_cvae.models",
+    "list_presets": "keras_cvae.zoo",
+}
+_SUBMODULES = ("layers", "models", "datasets", "zoo", "export", "distribute", "utils")
+
+__all__ = ["__version__", *_PUBLIC, *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"keras_cvae.{name}")
+    raise AttributeError(f"module 'keras_cvae' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
+from keras_cvae.zoo import list_presets  # noqa: E402
