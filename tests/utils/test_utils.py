@@ -37,3 +37,22 @@ def test_atomic_directory(tmp_path):
     with atomic_directory(target, overwrite=True) as tmp:
         open(os.path.join(tmp, "b.txt"), "w").write("two")
     assert sorted(os.listdir(target)) == ["b.txt"] and sorted(os.listdir(tmp_path)) == ["artifact"]
+
+
+def test_image_logger_writes_pngs_and_tensorboard(tmp_path):
+    from keras_cvae.utils import ImageLogger
+    from tests.helpers import digits, tiny_vae
+
+    vae = tiny_vae()
+    vae.compile(optimizer="adam")
+    logger = ImageLogger(str(tmp_path / "pics"), images=digits("test")[:5], log_dir=str(tmp_path / "tb"),
+                         num_samples=9, scale=2)
+    vae.fit(digits("train")[:64], batch_size=32, epochs=2, verbose=0, callbacks=[logger])
+    names = sorted(os.listdir(tmp_path / "pics"))
+    assert names == ["reconstructions_epoch_001.png", "reconstructions_epoch_002.png",
+                     "samples_epoch_001.png", "samples_epoch_002.png"]
+    grid = tf.io.decode_png((tmp_path / "pics" / "samples_epoch_002.png").read_bytes()).numpy()
+    assert grid.shape == (3 * 17 + 1, 3 * 17 + 1, 1)
+    recon = tf.io.decode_png((tmp_path / "pics" / "reconstructions_epoch_001.png").read_bytes()).numpy()
+    assert recon.shape == (2 * 17 + 1, 5 * 17 + 1, 1)
+    assert any(f.startswith("events") for f in os.listdir(tmp_path / "tb" / "images"))
