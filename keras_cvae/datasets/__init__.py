@@ -1,0 +1,14 @@
+"""Image datasets for keras_cvae: float32 images in [0, 1], channels-last.
+
+`load` and `info` read the embedded `"digits"`, any prepared TFDS image
+dataset, or a directory of PNG/JPEG files; `validate_images` and
+`validate_dataset` check data before training. Nothing is downloaded.
+"""
+
+from keras_cvae.datasets.dataset_info import DatasetInfo
+from keras_cvae.datasets.loader import info
+from keras_cvae.datasets.loader import load
+from keras_cvae.datasets.validation import validate_dataset
+from keras_cvae.datasets.validation import validate_images
+
+__all__ = ["DatasetInfo", "info", "load", "validate_dataset", "validate_images"]

@@ -1,0 +1,252 @@
+"""`load` and `info`: image datasets as float32 `tf.data` pipelines."""
+
+import numbers
+import os
+
+import tensorflow as tf
+
+from keras_cvae.datasets import folder
+from keras_cvae.datasets import image_ops
+from keras_cvae.datasets import tfds_source
+from keras_cvae.datasets.dataset_info import DatasetInfo
+
+SHUFFLE_BUFFER_SIZE = 10_000
+
+
+def load(
+    name,
+    split,
+    batch_size=None,
+    dequantize=False,
+    shuffle=False,
+    seed=None,
+    data_dir=None,
+    image_size=None,
+    channels=None,
+    drop_remainder=False,
+    with_info=False,
+    cache=True,
+):
+    """Loads an image dataset as float32 images in [0, 1], without labels.
+
+    `name` is resolved in this order: `"digits"` (scikit-learn's 8x8 digits,
+    17 levels, prepared as a TFDS dataset on first use, no download); a path
+    (containing a separator or starting with `.` or `~`, or a `PathLike`) to
+    a directory of PNG/JPEG images (see `keras_cvae.datasets.folder`); a
+    TFDS dataset name such as `"mnist"`, which must already be prepared
+    (nothing is downloaded: a missing dataset raises `FileNotFoundError`
+    at once, saying how to get it); finally a bare name that is an existing
+    directory.
+
+    The pipeline is: decode, convert channels, resize, `cache`, `shuffle`,
+    `batch`, map levels `v` to `v / (L - 1)` (or dequantize), `prefetch`.
+
+    Args:
+        name: str or os.PathLike. The dataset (see above).
+        split: str. The split, e.g. `"train"` or `"test"`; TFDS slicing such
+            as `"train[:90%]"` works for TFDS datasets and digits.
+        batch_size: int or None. Batch size; `None` yields single images.
+            Defaults to `None`.
+        dequantize: bool. Whether to return `(v + u) / L` with
+            `u ~ U[0, 1)` drawn per pixel and afresh each epoch (seeded by
+            `seed`), as used for bits/dim. Defaults to `False`.
+        shuffle: bool. Whether to shuffle (buffer of up to
+            `SHUFFLE_BUFFER_SIZE` images) and reshuffle each epoch.
+            Defaults to `False`.
+        seed: int or None. Seed of the shuffling and dequantization noise;
+            a new pipeline with the same seed repeats the same epochs.
+            Defaults to `None`.
+        data_dir: str or None. TFDS data directory. Defaults to
+            `$KERAS_CVAE_DATA_DIR` or `~/.cache/keras_cvae/tensorflow_datasets`
+            (TFDS datasets are also looked for in `$TFDS_DATA_DIR` or
+            `~/tensorflow_datasets`).
+        image_size: int, tuple or None. `(height, width)` (or one int for a
+            square) to center-crop to that aspect ratio and resize to,
+            rounding back to the integer levels. Defaults to `None`.
+        channels: int or None. 1 or 3 to convert grayscale/RGB. Defaults to
+            `None` (the dataset's own; alpha channels are dropped).
+        drop_remainder: bool. Whether to drop the last smaller batch. Only
+            used with `batch_size`. Defaults to `False`.
+        with_info: bool. Whether to also return a `DatasetInfo`. Defaults to
+            `False`.
+        cache: bool or str. Whether to cache the decoded images (as
+            integer levels) in memory, or a file path to cache to.
+            Defaults to `True`.
+
+    Returns:
+        A `tf.data.Dataset` of float32 images `(H, W, C)` (batched:
+        `(batch, H, W, C)`), or `(dataset, info)` if `with_info`.
+
+    Example:
+
+    >>> ds, info = keras_cvae.datasets.load(
+    ...     "digits", "train", batch_size=32, with_info=True)
+    >>> next(iter(ds)).shape, info.intensity_levels
+    (TensorShape([32, 8, 8, 1]), 17)
+    """
+    _check_positive_int_or_none("batch_size", batch_size)
+    if seed is not None and not _is_int(seed):
+        raise ValueError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+    if not isinstance(cache, (bool, str)):
+        raise ValueError(
+            "Expected `cache` to be a bool or a file path. "
+            f"Received: cache={cache!r}"
+        )
+    image_size = _standardize_image_size(image_size)
+    source, info_ = _resolve(name, split, data_dir, image_size, channels)
+    levels = info_.intensity_levels
+    if dequantize and levels is None:
+        raise ValueError(
+            f"Cannot dequantize dataset '{info_.name}': its images are not "
+            "discrete (intensity_levels=None). Received: dequantize=True"
+        )
+
+    def preprocess(image):
+        image = image_ops.drop_alpha(image)
+        image = image_ops.convert_channels(image, info_.image_shape[-1])
+        if image_size is not None:
+            image = image_ops.resize(image, image_size, levels)
+        return image
+
+    dataset = source.make_dataset().map(
+        preprocess, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    if info_.num_examples is not None:
+        # An abandoned iterator (e.g. `next(iter(ds))`) cancels the TFDS
+        # reader, which can then report a premature end of sequence; the cache
+        # would take that for the whole split. Failing there keeps it unfilled.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(info_.num_examples))
+    if cache:
+        dataset = dataset.cache("" if cache is True else cache)
+    if shuffle:
+        buffer_size = min(info_.num_examples or SHUFFLE_BUFFER_SIZE, SHUFFLE_BUFFER_SIZE)
+        dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if batch_size is not None:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if dequantize:
+        noise_seeds = tf.data.Dataset.random(
+            seed=seed, rerandomize_each_iteration=True
+        ).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, noise_seeds).map(
+            lambda x, noise_seed: image_ops.to_unit_interval(x, levels, noise_seed),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    else:
+        dataset = dataset.map(
+            lambda x: image_ops.to_unit_interval(x, levels),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    return (dataset, info_) if with_info else dataset
+
+
+def info(name, split="train", data_dir=None, image_size=None, channels=None):
+    """Returns the `DatasetInfo` that `load` would report, without a pipeline.
+
+    Args:
+        name: str or os.PathLike. The dataset, as for
+            `keras_cvae.datasets.load`.
+        split: str. The split. Defaults to `"train"`.
+        data_dir: str or None. TFDS data directory, as for `load`. Defaults
+            to `None`.
+        image_size: int, tuple or None. Target size, as for `load`. Defaults
+            to `None`.
+        channels: int or None. Target channels, 1 or 3. Defaults to `None`.
+
+    Returns:
+        A `keras_cvae.datasets.DatasetInfo`.
+
+    Example:
+
+    >>> keras_cvae.datasets.info("digits", image_size=16)
+    DatasetInfo(name='digits', split='train', image_shape=(16, 16, 1), intensity_levels=17, num_examples=1437)
+    """
+    image_size = _standardize_image_size(image_size)
+    return _resolve(name, split, data_dir, image_size, channels)[1]
+
+
+def _resolve(name, split, data_dir, image_size, channels):
+    if not isinstance(name, (str, os.PathLike)):
+        raise ValueError(
+            "Expected `name` to be a dataset name or a directory path. "
+            f"Received: name={name!r} of type {type(name).__name__}"
+        )
+    if not isinstance(split, str):
+        raise ValueError(f"Expected `split` to be a string. Received: split={split!r}")
+    if channels not in (None, 1, 3) or isinstance(channels, bool):
+        raise ValueError(
+            "Invalid value for argument `channels`. Expected 1, 3 or None. "
+            f"Received: channels={channels!r}"
+        )
+    source = _source(name, split, data_dir, image_size, channels)
+    height, width, native_channels = source.image_shape
+    if image_size is None and (height is None or width is None):
+        raise ValueError(
+            f"Expected images of one size in dataset '{source.name}', or an "
+            f"`image_size`. Received: images of shape {source.image_shape}. "
+            "Pass image_size=(height, width)."
+        )
+    if image_size is not None:
+        height, width = image_size
+    if channels is None:
+        channels = 1 if native_channels <= 2 else 3
+    return source, DatasetInfo(
+        name=source.name,
+        split=split,
+        image_shape=(height, width, channels),
+        intensity_levels=source.intensity_levels,
+        num_examples=source.num_examples,
+    )
+
+
+def _source(name, split, data_dir, image_size, channels):
+    path = os.path.expanduser(os.fspath(name))
+    looks_like_path = (
+        isinstance(name, os.PathLike)
+        or path.startswith(".")
+        or os.sep in path
+        or (os.altsep is not None and os.altsep in path)
+    )
+    if name == tfds_source.DIGITS:
+        return tfds_source.digits_source(split, data_dir)
+    folder_args = dict(channels=channels, check_sizes=image_size is None)
+    if looks_like_path and os.path.isdir(path):
+        return folder.folder_source(path, split, **folder_args)
+    try:
+        return tfds_source.tfds_source(name, split, data_dir)
+    except tfds_source.UnknownDatasetError as error:
+        if os.path.isdir(path):
+            return folder.folder_source(path, split, **folder_args)
+        if looks_like_path:
+            raise ValueError(
+                f"{error} Note: no directory {path!r} exists either."
+            ) from None
+        raise
+
+
+def _standardize_image_size(image_size):
+    if image_size is None:
+        return None
+    size = (image_size, image_size) if _is_int(image_size) else image_size
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(_is_int(v) and v > 0 for v in size)
+    ):
+        raise ValueError(
+            "Invalid value for argument `image_size`. Expected a positive int "
+            f"or a (height, width) tuple of them. Received: image_size={image_size!r}"
+        )
+    return tuple(int(v) for v in size)
+
+
+def _check_positive_int_or_none(arg_name, value):
+    if value is not None and not (_is_int(value) and value > 0):
+        raise ValueError(
+            f"Invalid value for argument `{arg_name}`. Expected a strictly "
+            f"positive int or None. Received: {arg_name}={value!r}"
+        )
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -1,0 +1,123 @@
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_cvae.datasets
+from keras_cvae.datasets import validate_dataset
+from keras_cvae.datasets import validate_images
+
+
+def _ok(*shape):
+    return np.random.default_rng(0).uniform(size=shape).astype("float32")
+
+
+def test_valid_images_pass_unchanged():
+    images = _ok(10, 8, 8, 1)
+    assert validate_images(images, (8, 8, 1)) is images
+    tensor = tf.constant(images)
+    assert validate_images(tensor, (8, 8, None)) is tensor
+    validate_images(np.zeros((0, 8, 8, 1)), (8, 8, 1))
+
+
+@pytest.mark.parametrize(
+    "images, image_shape, message",
+    [
+        (
+            _ok(10, 8, 8, 3),
+            (8, 8, 1),
+            "Expected images of shape (batch, 8, 8, 1) with values in [0, 1]. "
+            "Received: array of shape (10, 8, 8, 3)",
+        ),
+        (
+            _ok(8, 8, 1),
+            None,
+            "Expected images of shape (batch, height, width, channels) with values "
+            "in [0, 1]. Received: array of shape (8, 8, 1)",
+        ),
+        (
+            tf.constant(_ok(2, 4, 4, 1)),
+            (8, 8, 1),
+            "Received: tensor of shape (2, 4, 4, 1)",
+        ),
+        (
+            np.full((2, 8, 8, 1), 1.5, "float32"),
+            (8, 8, 1),
+            "Received: array of shape (2, 8, 8, 1) with values in [1.5, 1.5]",
+        ),
+        (
+            np.full((2, 8, 8, 1), 255, "uint8"),
+            None,
+            "with values in [255, 255] (divide 8-bit images by 255)",
+        ),
+        (
+            np.where(np.eye(8)[None, :, :, None] > 0, np.nan, 0.5).astype("float32"),
+            None,
+            "Received: array of shape (1, 8, 8, 1) with 8 non-finite values (NaN or inf)",
+        ),
+        (
+            np.array([[[[np.inf]]]]),
+            None,
+            "with 1 non-finite values",
+        ),
+        (np.array([["a"]]), None, "Received: array of dtype <U1"),
+    ],
+)
+def test_bad_images(images, image_shape, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        validate_images(images, image_shape)
+
+
+def test_bad_image_shape_argument():
+    with pytest.raises(ValueError, match=re.escape("Received: image_shape=(8, 8)")):
+        validate_images(_ok(1, 8, 8, 1), (8, 8))
+
+
+def test_symbolic_tensor_checks_shape_only():
+    @tf.function(input_signature=[tf.TensorSpec((None, 8, 8, 3))])
+    def check(x):
+        return validate_images(x, (8, 8, 1))
+
+    with pytest.raises(ValueError, match=re.escape("Received: tensor of shape (None, 8, 8, 3)")):
+        check.get_concrete_function()
+
+
+def test_validate_dataset_accepts_loaded_digits_without_consuming():
+    ds = keras_cvae.datasets.load("digits", "test", batch_size=100)
+    assert validate_dataset(ds, (8, 8, 1)) is ds
+    assert sum(b.shape[0] for b in ds) == 360
+
+
+@pytest.mark.parametrize(
+    "dataset, message",
+    [
+        (
+            tf.data.Dataset.from_tensor_slices(_ok(4, 8, 8, 1)),
+            "Expected a dataset of image batches of shape (batch, 8, 8, 1) with values in "
+            "[0, 1]. Received: elements of dtype float32 and shape (8, 8, 1) "
+            "(unbatched: call dataset.batch())",
+        ),
+        (
+            tf.data.Dataset.from_tensor_slices((_ok(4, 8, 8, 1), np.arange(4))).batch(2),
+            "without labels",
+        ),
+        (
+            tf.data.Dataset.from_tensor_slices(np.zeros((4, 8, 8, 1), "uint8")).batch(2),
+            "Received: elements of dtype uint8 and shape (None, 8, 8, 1)",
+        ),
+        (
+            tf.data.Dataset.from_tensor_slices(_ok(4, 8, 8, 3)).batch(2),
+            "Received: elements of dtype float32 and shape (None, 8, 8, 3)",
+        ),
+        (
+            tf.data.Dataset.from_tensor_slices(_ok(4, 8, 8, 1) * 2 + 1).batch(2),
+            "Expected images of shape (batch, 8, 8, 1) with values in [0, 1]. "
+            "Received: tensor of shape (2, 8, 8, 1) with values in [",
+        ),
+        (_ok(4, 8, 8, 1), "Received: ndarray"),
+    ],
+)
+def test_bad_datasets(dataset, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        validate_dataset(dataset, (8, 8, 1))
