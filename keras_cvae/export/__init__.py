@@ -1,0 +1,17 @@
+"""Export a `keras_cvae.VAE` for serving and devices: SavedModel, TFLite, ONNX.
+
+One function per format, plus `export_all` (every format and the report) and
+`export_report` (sizes, differences from Keras, latencies). The artifacts need
+neither Keras nor keras_cvae; `export/` at the top of the repository holds
+standalone scripts that run them.
+"""
+
+from keras_cvae.export._signatures import SERVING_DEFAULT
+from keras_cvae.export._signatures import SIGNATURES
+from keras_cvae.export.onnx import export_onnx
+from keras_cvae.export.saved_model import export_saved_model
+from keras_cvae.export.tflite import QUANTIZATIONS
+from keras_cvae.export.tflite import export_tflite
+from keras_cvae.export.report import export_report
+from keras_cvae.export.export_all import FORMATS
+from keras_cvae.export.export_all import export_all

@@ -1,0 +1,211 @@
+"""The exported signatures, their inputs, and the Keras outputs they must match.
+
+Every format exports the same four functions of a `keras_cvae.VAE`, with
+float32 inputs and outputs and a dynamic batch dimension `B`:
+
+- `encode(images)` -> `z_mean (B, Z)`, `z_scale_tril (B, Z, Z)`
+- `decode(z)` -> `x_mean (B, *image_shape)`, `x_scale (B, 1, ..., 1)`
+- `reconstruct(images)` -> `x_mean (B, *image_shape)`
+- `sample(z_noise, pixel_noise, temperature)` -> `images (B, *image_shape)`,
+  `images = g(temperature * z_noise) + x_scale * pixel_noise`.
+"""
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_cvae.models import VAE
+
+SIGNATURES = ("encode", "decode", "reconstruct", "sample")
+# What TF Serving calls without a signature name: the Keras model's `call`,
+# as in `model.export()` and `model.predict()`.
+SERVING_DEFAULT = "reconstruct"
+# Temperatures the int8 model is calibrated for (and the report samples at).
+CALIBRATION_TEMPERATURES = (0.5, 1.0)
+
+
+def check_model(model):
+    if not isinstance(model, VAE):
+        raise ValueError(
+            "Invalid value for argument `model`. Expected a `keras_cvae.VAE`. "
+            f"Received: model={model!r}"
+        )
+    return model
+
+
+def input_specs(model):
+    """`{signature: {input_name: tf.TensorSpec}}`, batch dimension `None`."""
+    images = (None, *model.image_shape)
+    z = (None, model.latent_dim)
+    shapes = {
+        "encode": {"images": images},
+        "decode": {"z": z},
+        "reconstruct": {"images": images},
+        "sample": {"z_noise": z, "pixel_noise": images, "temperature": (None,)},
+    }
+    return {
+        name: {key: tf.TensorSpec(shape, tf.float32, name=key) for key, shape in inputs.items()}
+        for name, inputs in shapes.items()
+    }
+
+
+def output_names(name):
+    return {
+        "encode": ("z_mean", "z_scale_tril"),
+        "decode": ("x_mean", "x_scale"),
+        "reconstruct": ("x_mean",),
+        "sample": ("images",),
+    }[name]
+
+
+def signature_functions(model, builtin_ops_only=False):
+    """`{signature: (fn, [tf.TensorSpec, ...])}` for `tf.function(fn, input_signature)`.
+
+    Each `fn` takes its inputs as positional tensors named by the specs and
+    returns a dict of float32 tensors. Inputs are checked against their
+    specs with `tf.ensure_shape`, so a wrong shape fails with the input's
+    name and expected shape.
+
+    Args:
+        model: `keras_cvae.VAE`.
+        builtin_ops_only: bool. Compute the full-covariance `encode` without
+            `tf.linalg.diag_part` (not a TFLite builtin op). Same values.
+    """
+    specs = input_specs(model)
+
+    def checked(tensor, spec):
+        return tf.ensure_shape(tensor, spec.shape, name=f"check_{spec.name}")
+
+    def float32(outputs):
+        return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
+
+    def encode(images):
+        images = checked(images, specs["encode"]["images"])
+        if builtin_ops_only and model.encoder.posterior == "full":
+            mean, scale_tril = _encode_full_builtin(model.encoder, images)
+        else:
+            mean, scale_tril = model.encode(images)
+        return float32({"z_mean": mean, "z_scale_tril": scale_tril})
+
+    def decode(z):
+        z = checked(z, specs["decode"]["z"])
+        mean, scale = model.decode(z)
+        return float32({"x_mean": mean, "x_scale": scale})
+
+    def reconstruct(images):
+        images = checked(images, specs["reconstruct"]["images"])
+        return float32({"x_mean": model.reconstruct(images)})
+
+    def sample(z_noise, pixel_noise, temperature):
+        z_noise = checked(z_noise, specs["sample"]["z_noise"])
+        pixel_noise = checked(pixel_noise, specs["sample"]["pixel_noise"])
+        temperature = checked(temperature, specs["sample"]["temperature"])
+        mean, scale = model.decode(temperature[:, None] * z_noise)
+        mean = tf.cast(mean, tf.float32)
+        return {"images": mean + tf.cast(scale, tf.float32) * pixel_noise}
+
+    functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct, "sample": sample}
+    return {name: (functions[name], list(specs[name].values())) for name in SIGNATURES}
+
+
+def _encode_full_builtin(encoder, images):
+    """`GaussianEncoder.call` for `posterior="full"` with TFLite builtin ops only.
+
+    The encoder takes the diagonal of its triangular matrix with
+    `ops.diagonal` (`tf.MatrixDiagPartV3`, not a TFLite builtin). The
+    diagonal entries are the raw outputs at positions `i(i+1)/2 + i`, so a
+    gather gives the same numbers.
+    """
+    h = encoder.conv_net(encoder.f_in(images), training=False)
+    h = ops.reshape(h, (ops.shape(h)[0], -1))
+    mean = encoder.f_mean(h)
+    raw = ops.cast(encoder.f_var(h), "float32")
+    z = encoder.latent_dim
+    index = [row * z + col for row in range(z) for col in range(row + 1)]
+    placement = ops.one_hot(ops.convert_to_tensor(index), z * z, dtype="float32")
+    tril = ops.reshape(ops.matmul(raw, placement), (-1, z, z))
+    diagonal_index = [i * (i + 1) // 2 + i for i in range(z)]
+    diagonal = ops.softplus(ops.take(raw, diagonal_index, axis=1)) + encoder.min_scale
+    eye = ops.eye(z, dtype="float32")
+    return mean, tril * (1.0 - eye) + eye * diagonal[:, :, None]
+
+
+def reference_outputs(model, name, inputs):
+    """The Keras model's outputs for one signature, as numpy float32 arrays."""
+    tensors = {key: tf.constant(value, tf.float32) for key, value in inputs.items()}
+    if name in ("encode", "decode"):
+        method = model.encode if name == "encode" else model.decode
+        values = method(tensors["images" if name == "encode" else "z"])
+        outputs = dict(zip(output_names(name), values))
+    elif name == "reconstruct":
+        outputs = {"x_mean": model.reconstruct(tensors["images"])}
+    else:
+        z = tensors["temperature"][:, None] * tensors["z_noise"]
+        mean, scale = model.decode(z)
+        mean = tf.cast(mean, tf.float32)
+        outputs = {"images": mean + tf.cast(scale, tf.float32) * tensors["pixel_noise"]}
+    return {key: np.asarray(value, dtype=np.float32) for key, value in outputs.items()}
+
+
+def example_inputs(model, images, seed=0):
+    """`{signature: {input: array}}` for a batch of `images`, noise from `seed`."""
+    images = np.asarray(images, dtype=np.float32)
+    batch = images.shape[0]
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((batch, model.latent_dim)).astype(np.float32)
+    temperatures = np.asarray(CALIBRATION_TEMPERATURES, dtype=np.float32)
+    return {
+        "encode": {"images": images},
+        "decode": {"z": z},
+        "reconstruct": {"images": images},
+        "sample": {
+            "z_noise": rng.standard_normal((batch, model.latent_dim)).astype(np.float32),
+            "pixel_noise": rng.standard_normal(images.shape).astype(np.float32),
+            "temperature": temperatures[np.arange(batch) % len(temperatures)],
+        },
+    }
+
+
+def random_images(model, batch, seed=0):
+    """Uniform images in [0, 1] of the model's shape (for when no data is given)."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(size=(batch, *model.image_shape)).astype(np.float32)
+
+
+def as_image_array(data, model, limit, argument="representative_data"):
+    """Up to `limit` images from an array, a `tf.data.Dataset` or an iterable of batches."""
+    if data is None:
+        return None
+    if isinstance(data, tf.data.Dataset):
+        data = data.as_numpy_iterator()
+    if isinstance(data, (np.ndarray, tf.Tensor)) or hasattr(data, "__array__"):
+        batches = [np.asarray(data)]
+    else:
+        batches, count = [], 0
+        for batch in data:
+            if isinstance(batch, (tuple, list)):  # (images, labels)
+                batch = batch[0]
+            if isinstance(batch, dict):
+                batch = batch.get("images", next(iter(batch.values())))
+            batch = np.asarray(batch)
+            if batch.ndim == len(model.image_shape):
+                batch = batch[None]
+            batches.append(batch)
+            count += batch.shape[0]
+            if count >= limit:
+                break
+    shapes = {tuple(batch.shape[1:]) for batch in batches}
+    if not batches or shapes != {tuple(model.image_shape)}:
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected images of shape "
+            f"(batch, {', '.join(map(str, model.image_shape))}) in [0, 1], as an array, a "
+            "`tf.data.Dataset` or an iterable of batches (or of (images, labels)). "
+            f"Received: image shapes {sorted(shapes) or 'none (empty)'}"
+        )
+    images = np.concatenate(batches)[:limit].astype(np.float32)
+    if images.size == 0:
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected at least one image. "
+            "Received: an empty array"
+        )
+    return images

@@ -1,0 +1,81 @@
+"""Export a VAE as ONNX models, one `.onnx` file per signature."""
+
+import contextlib
+import logging
+import os
+
+import tensorflow as tf
+
+from keras_cvae.export._atomic import atomic_target
+from keras_cvae.export._signatures import SIGNATURES
+from keras_cvae.export._signatures import check_model
+from keras_cvae.export._signatures import signature_functions
+
+DEFAULT_OPSET = 17
+
+
+def export_onnx(model, path, opset=DEFAULT_OPSET, overwrite=False):
+    """Exports `model` as a folder of ONNX models, `<path>/<signature>.onnx`.
+
+    An ONNX graph has one set of inputs and outputs, so each signature of
+    the SavedModel becomes its own file: `encode.onnx`, `decode.onnx`,
+    `reconstruct.onnx` and `sample.onnx`, with the same input and output
+    names, float32 and a dynamic batch dimension. Run one with
+    `onnxruntime.InferenceSession(f"{path}/encode.onnx").run(None, {"images": x})`.
+    Converted with `tf2onnx` (the `export` extra).
+
+    Args:
+        model: `keras_cvae.VAE`.
+        path: str. The folder to write.
+        opset: int. The ONNX opset. Defaults to `17`.
+        overwrite: bool. Replace an existing folder. Defaults to `False`.
+
+    Returns:
+        `path`.
+
+    Example:
+
+    >>> vae = keras_cvae.VAE(
+    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net={"depth": 1, "channels": 8}),
+    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8}))
+    >>> keras_cvae.export.export_onnx(vae, "/tmp/vae_onnx")
+    '/tmp/vae_onnx'
+    """
+    check_model(model)
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
+        raise ValueError(
+            "Invalid value for argument `opset`. Expected an integer ONNX opset >= 13. "
+            f"Received: opset={opset!r}"
+        )
+    try:
+        import tf2onnx
+    except ImportError as error:
+        raise ImportError(
+            "export_onnx needs `tf2onnx`: pip install 'keras-cvae[export]'"
+        ) from error
+    path = os.path.abspath(os.fspath(path))
+    with atomic_target(path, overwrite=overwrite, is_dir=True) as temp:
+        os.makedirs(temp, exist_ok=True)
+        functions = signature_functions(model)
+        with _quiet(tf2onnx):
+            for name in SIGNATURES:
+                fn, specs = functions[name]
+                tf2onnx.convert.from_function(
+                    tf.function(fn, input_signature=specs, autograph=False),
+                    input_signature=specs,
+                    opset=opset,
+                    output_path=os.path.join(temp, f"{name}.onnx"),
+                )
+    return path
+
+
+@contextlib.contextmanager
+def _quiet(tf2onnx):
+    """tf2onnx logs every step at INFO: keep warnings and errors only."""
+    logger = logging.getLogger(tf2onnx.__name__)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

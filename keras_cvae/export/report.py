@@ -1,0 +1,247 @@
+"""Sizes, differences from Keras and latencies of exported artifacts, as a table and JSON."""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_cvae.export._signatures import SIGNATURES
+from keras_cvae.export._signatures import as_image_array
+from keras_cvae.export._signatures import check_model
+from keras_cvae.export._signatures import example_inputs
+from keras_cvae.export._signatures import random_images
+from keras_cvae.export._signatures import reference_outputs
+
+# The signature timed in every runtime: images in, images out, encoder and decoder.
+TIMED_SIGNATURE = "reconstruct"
+
+
+def export_report(
+    model,
+    artifacts,
+    images=None,
+    batch_sizes=(1, 64),
+    repeats=10,
+    path=None,
+    verbose=True,
+):
+    """Measures exported artifacts against the Keras model; prints and saves the report.
+
+    For each artifact: its size on disk, the largest absolute difference
+    from the Keras model per signature and output (16 images and their
+    noise), and the latency per image of `reconstruct` at each batch size
+    (median of `repeats` calls after two warm-up calls), next to Keras's
+    own (`model.predict_on_batch`). Runtimes use their default threads
+    (LiteRT: all cores).
+
+    Args:
+        model: `keras_cvae.VAE`. The model the artifacts were exported from.
+        artifacts: dict. `{label: path}`; the label's prefix picks the
+            runtime: `"saved_model..."` (a version folder), `"tflite..."`
+            (a `.tflite` file), `"onnx..."` (a folder of `.onnx` files).
+        images: Images to compare on and time with (an array or dataset).
+            Defaults to uniform noise in [0, 1].
+        batch_sizes: tuple of ints. Batches to time. Defaults to `(1, 64)`.
+        repeats: int. Timed calls per runtime and batch. Defaults to `10`.
+        path: str. Where to write the report as JSON. Defaults to `None`.
+        verbose: bool. Print the report as a table. Defaults to `True`.
+
+    Returns:
+        The report, a JSON-ready dict.
+
+    Example:
+
+    >>> vae = keras_cvae.VAE(
+    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net={"depth": 1, "channels": 8}),
+    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8}))
+    >>> tflite = keras_cvae.export.export_tflite(vae, "/tmp/vae.tflite")
+    >>> report = keras_cvae.export.export_report(vae, {"tflite_float32": tflite}, repeats=3)
+    """
+    check_model(model)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats <= 0:
+        raise ValueError(
+            "Invalid value for argument `repeats`. Expected a strictly positive integer. "
+            f"Received: repeats={repeats!r}"
+        )
+    runtimes = {}
+    for label, artifact in artifacts.items():
+        loader = next((fn for prefix, fn in _LOADERS.items() if label.startswith(prefix)), None)
+        if loader is None:
+            raise ValueError(
+                f"Invalid label in argument `artifacts`. Expected a name starting with one of "
+                f"{sorted(_LOADERS)}. Received: {label!r}"
+            )
+        runtimes[label] = loader(os.fspath(artifact))
+
+    images = as_image_array(images, model, 16, argument="images")
+    if images is None:
+        images = random_images(model, 16)
+    inputs = example_inputs(model, images)
+    references = {name: reference_outputs(model, name, inputs[name]) for name in SIGNATURES}
+    timed = {batch: np.resize(images, (batch, *model.image_shape)) for batch in batch_sizes}
+
+    report = {
+        "model": {
+            "image_shape": list(model.image_shape),
+            "latent_dim": model.latent_dim,
+            "posterior": model.encoder.posterior,
+            "decoder_scale": model.decoder.decoder_scale,
+            "parameters": int(model.count_params()),
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "versions": _versions(),
+        "timed_signature": TIMED_SIGNATURE,
+        "batch_sizes": list(batch_sizes),
+        "keras": {
+            "latency_ms_per_image": {
+                str(batch): _latency(model.predict_on_batch, timed[batch], repeats) for batch in batch_sizes
+            }
+        },
+        "artifacts": {},
+    }
+    for label, runtime in runtimes.items():
+        differences = {}
+        for name in SIGNATURES:
+            outputs = runtime(name, inputs[name])
+            differences[name] = {
+                key: float(np.max(np.abs(outputs[key] - reference))) for key, reference in references[name].items()
+            }
+        report["artifacts"][label] = {
+            "path": os.fspath(artifacts[label]),
+            "size_bytes": _size(artifacts[label]),
+            "max_abs_diff": differences,
+            "latency_ms_per_image": {
+                str(batch): _latency(
+                    lambda x: runtime(TIMED_SIGNATURE, {"images": x}), timed[batch], repeats
+                )
+                for batch in batch_sizes
+            },
+        }
+    if path is not None:
+        with open(path, "w") as file:
+            json.dump(report, file, indent=2)
+    if verbose:
+        print(format_report(report))
+    return report
+
+
+def format_report(report):
+    """The report as a plain-text table."""
+    batches = report["batch_sizes"]
+    header = ["artifact", "size", *[f"max|Δ| {name}" for name in SIGNATURES]]
+    header += [f"ms/img b={batch}" for batch in batches]
+    rows = [["keras", "-", *["-"] * len(SIGNATURES)]]
+    rows[0] += [f"{report['keras']['latency_ms_per_image'][str(b)]:.3f}" for b in batches]
+    for label, entry in report["artifacts"].items():
+        row = [label, _human(entry["size_bytes"])]
+        row += [f"{max(entry['max_abs_diff'][name].values()):.1e}" for name in SIGNATURES]
+        row += [f"{entry['latency_ms_per_image'][str(b)]:.3f}" for b in batches]
+        rows.append(row)
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows]]
+    model = report["model"]
+    title = (
+        f"Export report: VAE image_shape={tuple(model['image_shape'])}, latent_dim={model['latent_dim']}, "
+        f"{model['posterior']} posterior, {model['parameters']} parameters; latency of "
+        f"'{report['timed_signature']}' on {report['machine']['cpu_count']} CPU cores"
+    )
+    return "\n".join([title, *lines])
+
+
+# === Runtimes: each loader returns `run(signature, inputs) -> {output: array}` ===
+
+
+def _load_saved_model(path):
+    loaded = tf.saved_model.load(path)
+    signatures = loaded.signatures
+
+    def run(name, inputs):
+        outputs = signatures[name](**{key: tf.constant(value) for key, value in inputs.items()})
+        return {key: value.numpy() for key, value in outputs.items()}
+
+    run.keep_alive = loaded
+    return run
+
+
+def _load_tflite(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
+    runners = {name: interpreter.get_signature_runner(name) for name in SIGNATURES}
+
+    def run(name, inputs):
+        return runners[name](**inputs)
+
+    run.keep_alive = interpreter
+    return run
+
+
+def _load_onnx(path):
+    import onnxruntime
+
+    sessions = {
+        name: onnxruntime.InferenceSession(
+            os.path.join(path, f"{name}.onnx"), providers=["CPUExecutionProvider"]
+        )
+        for name in SIGNATURES
+    }
+
+    def run(name, inputs):
+        session = sessions[name]
+        names = [output.name for output in session.get_outputs()]
+        return dict(zip(names, session.run(names, inputs)))
+
+    return run
+
+
+_LOADERS = {"saved_model": _load_saved_model, "tflite": _load_tflite, "onnx": _load_onnx}
+
+
+def _latency(fn, images, repeats):
+    """Median milliseconds per image of `fn(images)`."""
+    for _ in range(2):
+        fn(images)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(images)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times) / len(images)
+
+
+def _size(path):
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(
+        os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names
+    )
+
+
+def _human(size):
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024**2:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024**2:.1f} MB"
+
+
+def _versions():
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+    for package in ("ai_edge_litert", "onnxruntime", "tf2onnx"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package.replace("_", "-"))
+        except Exception:  # not installed: the report says so
+            versions[package] = None
+    return versions

@@ -1,0 +1,78 @@
+"""Export a VAE as a TensorFlow SavedModel in TF Serving's versioned layout."""
+
+import os
+
+import keras
+
+from keras_cvae.export._atomic import atomic_target
+from keras_cvae.export._signatures import SERVING_DEFAULT
+from keras_cvae.export._signatures import SIGNATURES
+from keras_cvae.export._signatures import check_model
+from keras_cvae.export._signatures import signature_functions
+
+
+def export_saved_model(model, path, version=1, overwrite=False):
+    """Exports `model` as a SavedModel at `<path>/<version>/`, TF Serving's layout.
+
+    `path` is the model's base path (`<dir>/<name>`, TF Serving's
+    `--model_base_path`); each export adds one numbered version below it.
+    The SavedModel has the signatures `encode`, `decode`, `reconstruct`,
+    `sample` and `serving_default` (= `reconstruct`, the Keras model's
+    `call`), all with named float32 inputs and outputs and a dynamic batch
+    dimension (see `export/README.md`). It needs neither Keras nor
+    keras_cvae to load: `tf.saved_model.load(...).signatures["encode"]`.
+
+    The version is written to a temporary folder beside it and renamed into
+    place, so a failed export leaves nothing behind and TF Serving never
+    sees a half-written version.
+
+    Args:
+        model: `keras_cvae.VAE`. Built at construction: it need not have
+            been called, and may come from `keras.models.load_model`.
+        path: str. The model's base path, created if needed.
+        version: int. The version folder, a positive integer. Defaults to `1`.
+        overwrite: bool. Replace an existing `<path>/<version>`. Defaults to
+            `False` (raise a `FileExistsError`).
+
+    Returns:
+        The path of the version folder, `<path>/<version>`.
+
+    Example:
+
+    >>> conv_net = {"block": "basic", "depth": 1, "channels": 8}
+    >>> vae = keras_cvae.VAE(
+    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
+    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net))
+    >>> keras_cvae.export.export_saved_model(vae, "/tmp/serving/vae")
+    '/tmp/serving/vae/1'
+    """
+    check_model(model)
+    if isinstance(version, bool) or not isinstance(version, int) or version <= 0:
+        raise ValueError(
+            "Invalid value for argument `version`. Expected a strictly positive integer "
+            f"(TF Serving's version folder). Received: version={version!r}"
+        )
+    target = os.path.join(os.path.abspath(os.fspath(path)), str(version))
+    with atomic_target(target, overwrite=overwrite, is_dir=True) as temp:
+        write_saved_model(model, temp)
+    return target
+
+
+def write_saved_model(model, directory, builtin_ops_only=False):
+    """Writes the SavedModel into `directory` (no checks, no atomic rename).
+
+    Args:
+        model: `keras_cvae.VAE`.
+        directory: str. An empty or missing folder.
+        builtin_ops_only: bool. Use only ops that TFLite has as builtins
+            (the input of the TFLite converter). Defaults to `False`.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    functions = signature_functions(model, builtin_ops_only=builtin_ops_only)
+    # The first endpoint is also written as "serving_default" (one function, two keys).
+    for name in sorted(SIGNATURES, key=lambda name: name != SERVING_DEFAULT):
+        fn, specs = functions[name]
+        archive.add_endpoint(name, fn, input_signature=specs)
+    archive.write_out(directory, verbose=False)
+    return directory
