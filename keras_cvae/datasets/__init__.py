@@ -8,7 +8,7 @@ dataset, or a directory of PNG/JPEG files; `validate_images` and
 from keras_cvae.datasets.dataset_info import DatasetInfo
 from keras_cvae.datasets.loader import info
 from keras_cvae.datasets.loader import load
-from keras_cvae.datasets.validation import validate_dataset
-from keras_cvae.datasets.validation import validate_images
+from keras_cvae.utils.image_validation import validate_dataset
+from keras_cvae.utils.image_validation import validate_images
 
 __all__ = ["DatasetInfo", "info", "load", "validate_dataset", "validate_images"]

@@ -208,14 +208,16 @@ def test_config_round_trip():
 @pytest.mark.parametrize(
     "data, message",
     [
-        (np.full((4, 8, 8, 1), np.nan, "float32"), r"Received: 256 NaN or infinite values"),
-        (np.full((4, 8, 8, 1), 2.0, "float32"), r"in \[0, 1\]. Received: values in \[2, 2\]"),
-        (np.zeros((4, 8, 8, 3), "float32"), r"shape \(batch, 8, 8, 1\).*Received: shape \(4, 8, 8, 3\)"),
-        (np.zeros((4, 8, 8), "float32"), r"Received: shape \(4, 8, 8\)"),
-        (np.zeros((4, 8, 8, 1), "uint8"), r"Received: dtype uint8"),
+        (np.full((4, 8, 8, 1), np.nan, "float32"), r"with 256 non-finite values"),
+        (np.full((4, 8, 8, 1), 2.0, "float32"), r"in \[0, 1\]. Received: array of shape \(4, 8, 8, 1\) with values in \[2, 2\]"),
+        (np.zeros((4, 8, 8, 3), "float32"), r"shape \(batch, 8, 8, 1\).*Received: array of shape \(4, 8, 8, 3\)"),
+        (np.zeros((4, 8, 8), "float32"), r"Received: array of shape \(4, 8, 8\)"),
+        (np.full((4, 8, 8, 1), 255, "uint8"), r"values in \[255, 255\] \(divide 8-bit images by 255\)"),
         (tf.data.Dataset.from_tensor_slices(np.full((4, 8, 8, 1), 3.0, "float32")).batch(2),
-         r"Received: values in \[3, 3\]"),
-        (tf.data.Dataset.from_tensor_slices(np.zeros((4, 8, 8, 1), "float32")), r"Received: element_spec"),
+         r"Received: tensor of shape \(2, 8, 8, 1\) with values in \[3, 3\]"),
+        (tf.data.Dataset.from_tensor_slices(np.zeros((4, 8, 8, 1), "float32")), r"unbatched: call dataset.batch"),
+        (tf.data.Dataset.from_tensor_slices((np.full((4, 8, 8, 1), -1.0, "float32"),) * 2).batch(2),
+         r"values in \[-1, -1\]"),
     ],
 )
 def test_bad_data_is_refused_before_training(data, message):

@@ -1,4 +1,4 @@
-"""`validate_images` and `validate_dataset`: checks run before training."""
+"""`validate_images` and `validate_dataset`: checks run before training (by `VAE.fit` too)."""
 
 import numpy as np
 import tensorflow as tf
@@ -9,7 +9,7 @@ def validate_images(images, image_shape=None):
 
     Args:
         images: np.ndarray or tf.Tensor. A batch of shape
-            `(batch, height, width, channels)`.
+            `(batch, height, width, channels)` (or the 1-d / 3-d analogue).
         image_shape: tuple or None. The expected `(height, width, channels)`;
             `None` entries (or `image_shape=None`) match any size. Defaults
             to `None`.
@@ -32,7 +32,7 @@ def validate_images(images, image_shape=None):
     kind = "tensor" if isinstance(images, (tf.Tensor, tf.Variable)) else "array"
     if tf.is_symbolic_tensor(images):  # Inside tf.function: shape only.
         shape = tuple(images.shape)
-        if len(shape) != 4 or not _shape_matches(shape[1:], image_shape):
+        if len(shape) != _rank(image_shape) or not _shape_matches(shape[1:], image_shape):
             raise ValueError(f"{expected} Received: {kind} of shape {shape}")
         return images
     try:
@@ -42,7 +42,7 @@ def validate_images(images, image_shape=None):
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{expected} Received: {kind} of dtype {array.dtype}")
     received = f"{kind} of shape {array.shape}"
-    if array.ndim != 4 or not _shape_matches(array.shape[1:], image_shape):
+    if array.ndim != _rank(image_shape) or not _shape_matches(array.shape[1:], image_shape):
         raise ValueError(f"{expected} Received: {received}")
     if array.size == 0:
         return images
@@ -97,11 +97,11 @@ def validate_dataset(dataset, image_shape=None):
     received = f"elements of dtype {spec.dtype.name} and shape {tuple(spec.shape)}"
     if not spec.dtype.is_floating:
         raise ValueError(f"{expected} Received: {received}")
-    if spec.shape.rank == 3:
+    if spec.shape.rank == _rank(image_shape) - 1:
         raise ValueError(
             f"{expected} Received: {received} (unbatched: call dataset.batch())"
         )
-    if spec.shape.rank != 4 or not _shape_matches(tuple(spec.shape)[1:], image_shape):
+    if spec.shape.rank != _rank(image_shape) or not _shape_matches(tuple(spec.shape)[1:], image_shape):
         raise ValueError(f"{expected} Received: {received}")
     for batch in dataset.take(1):
         validate_images(batch, image_shape)
@@ -113,12 +113,13 @@ def _standardize_image_shape(image_shape):
         return None
     if (
         not isinstance(image_shape, (tuple, list))
-        or len(image_shape) != 3
+        or len(image_shape) not in (2, 3, 4)
         or not all(d is None or (isinstance(d, int) and d > 0) for d in image_shape)
     ):
         raise ValueError(
             "Invalid value for argument `image_shape`. Expected a tuple "
-            "(height, width, channels) of positive ints or None. "
+            "(height, width, channels) (or (length, channels), (depth, height, width, "
+            "channels)) of positive ints or None. "
             f"Received: image_shape={image_shape!r}"
         )
     return tuple(image_shape)
@@ -128,6 +129,11 @@ def _expected(image_shape):
     dims = image_shape or ("height", "width", "channels")
     shape = ", ".join(str(d) for d in ("batch", *dims))
     return f"Expected images of shape ({shape}) with values in [0, 1]."
+
+
+def _rank(image_shape):
+    """Rank of a batch of images: 4 for (batch, height, width, channels) by default."""
+    return 4 if image_shape is None else len(image_shape) + 1
 
 
 def _shape_matches(shape, image_shape):

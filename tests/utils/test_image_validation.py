@@ -70,8 +70,17 @@ def test_bad_images(images, image_shape, message):
 
 
 def test_bad_image_shape_argument():
-    with pytest.raises(ValueError, match=re.escape("Received: image_shape=(8, 8)")):
-        validate_images(_ok(1, 8, 8, 1), (8, 8))
+    with pytest.raises(ValueError, match=re.escape("Received: image_shape=(8, 8, 1, 1, 1)")):
+        validate_images(_ok(1, 8, 8, 1), (8, 8, 1, 1, 1))
+    with pytest.raises(ValueError, match=re.escape("Received: image_shape=(0, 8, 1)")):
+        validate_images(_ok(1, 8, 8, 1), (0, 8, 1))
+
+
+def test_one_and_three_dimensional_images():
+    validate_images(_ok(2, 10, 3), (10, 3))
+    validate_images(_ok(2, 4, 4, 4, 1), (4, 4, 4, 1))
+    with pytest.raises(ValueError, match=re.escape("Received: array of shape (2, 4, 4, 1)")):
+        validate_images(_ok(2, 4, 4, 1), (4, 4, 4, 1))
 
 
 def test_symbolic_tensor_checks_shape_only():
