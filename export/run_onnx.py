@@ -115,6 +115,6 @@ def main(argv=None):
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (ValueError, RuntimeError, _ORT_ERRORS) as error:
+    except (ValueError, RuntimeError, *_ORT_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

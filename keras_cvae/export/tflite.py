@@ -43,8 +43,8 @@ def export_tflite(
       `representative_data`; the few ops without an int8 kernel stay float.
 
     Calibration feeds each signature what it meets in use: the images to
-    `encode` and `reconstruct`; posterior samples of their codes and prior
-    samples `N(0, I)` to `decode`; prior noise, pixel noise `N(0, I)` and
+    `encode` and `reconstruct`; a posterior sample of each image's code and
+    a prior sample `N(0, I)` to `decode`; prior noise, pixel noise `N(0, I)` and
     temperatures 0.5 and 1 to `sample`.
 
     Args:
@@ -145,7 +145,8 @@ def _calibration_inputs(model, images, seed=0):
         image = image[None]
         yield "encode", {"images": image}
         yield "reconstruct", {"images": image}
-        yield "decode", {"z": (posterior if i % 2 else prior)[i : i + 1]}
+        yield "decode", {"z": posterior[i : i + 1]}
+        yield "decode", {"z": prior[i : i + 1]}
         yield "sample", {
             "z_noise": rng.standard_normal((1, model.latent_dim)).astype(np.float32),
             "pixel_noise": rng.standard_normal(image.shape).astype(np.float32),

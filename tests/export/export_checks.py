@@ -1,0 +1,212 @@
+"""Save -> run in a fresh process without keras_cvae -> compare with Keras, for any VAE.
+
+`check_export_matches_keras(model, out_dir, images)` is the one call a model
+test (a fresh model, a preset) makes: it exports every format with
+`keras_cvae.export.export_all`, runs each artifact with the consumer scripts
+in `export/` in subprocesses where `import keras_cvae` fails, and compares
+every signature's outputs with the Keras model's at batch sizes 1, 3 and 17.
+
+Tolerances (max absolute difference, per output):
+
+- float32 (SavedModel, TFLite, ONNX): 1e-5.
+- TFLite float16 weights: 1e-3 (for outputs of magnitude <= ~1: float16
+  keeps 11 significant bits, relative rounding 2^-11 ~ 5e-4 per weight).
+- TFLite int8 and dynamic-range: relative bounds, see `QUANTIZED` below.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import keras_cvae
+from keras_cvae.export import export_all
+from keras_cvae.export._signatures import SIGNATURES
+from keras_cvae.export._signatures import example_inputs
+from keras_cvae.export._signatures import random_images
+from keras_cvae.export._signatures import reference_outputs
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "export"
+BATCH_SIZES = (1, 3, 17)
+FLOAT32_ATOL = 1e-5
+FLOAT16_ATOL = 1e-3
+# Quantized modes: bounds on the mean and the max |difference| per output,
+# relative to its scale S = max |Keras output| over the batch of 17.
+#
+# int8: every activation tensor has 256 levels over the range seen in
+# calibration, so one rounding costs <= 0.2% of that range, and each
+# signature passes 10-20 quantized tensors. Values beyond the calibrated
+# range (codes in the tails of N(0, I)) are clipped. Measured on the four
+# test models: mean 0.1-3% of S, max 0.5-33% of S (decode at |z| > 2.5).
+# Allowed: mean 5%, max 50%. A broken export (a wrong op, swapped outputs,
+# a missing sigma*eta term in `sample`) is off by 10-100% of S on average,
+# which the mean bound catches.
+# dynamic (int8 weights, float activations): measured mean <= 0.5%, max
+# <= 1.6% of S. Allowed: mean 1%, max 5%.
+QUANTIZED = {"tflite_int8": (0.05, 0.5), "tflite_dynamic": (0.01, 0.05)}
+
+# One model per block type x posterior type, each with another decoder scale.
+CONFIGS = {
+    "basic-diagonal-learned": ("basic", "diagonal", "learned"),
+    "basic-full-constant": ("basic", "full", "constant"),
+    "bottleneck-diagonal-linear": ("bottleneck", "diagonal", "linear"),
+    "bottleneck-full-learned": ("bottleneck", "full", "learned"),
+}
+
+
+def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=0):
+    """A freshly built (never called) VAE whose every layer affects the output.
+
+    `zero_init_last=False` so the residual branches are not zero at start,
+    and BatchNorm statistics set as after training, so exporting them
+    (folded or not) is tested too.
+    """
+    conv_net = {
+        "block": block,
+        "depth": 1,
+        "channels": 8,
+        "bottleneck_channels": 4,
+        "zero_init_last": False,
+    }
+    vae = keras_cvae.VAE(
+        keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net, posterior=posterior),
+        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net, decoder_scale=decoder_scale),
+    )
+    rng = np.random.default_rng(seed)
+    for variable in vae.weights:
+        shape = tuple(variable.shape)
+        if variable.path.endswith("moving_mean"):
+            variable.assign(rng.normal(0.0, 0.1, shape).astype("float32"))
+        elif variable.path.endswith("moving_variance"):
+            variable.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif variable.path.endswith("gamma"):
+            variable.assign(rng.uniform(0.8, 1.2, shape).astype("float32"))
+    return vae
+
+
+# Runs a script with `import keras_cvae` failing: proves the artifact stands alone.
+_BLOCKED = (
+    "import runpy, sys; sys.modules['keras_cvae'] = None; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def script_command(script, *args):
+    """The command running `export/<script>` in a process where keras_cvae cannot be imported."""
+    return [sys.executable, "-c", _BLOCKED, str(SCRIPTS / script), *map(str, args)]
+
+
+def script_env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def run_script(script, *args, check=True):
+    result = subprocess.run(script_command(script, *args), capture_output=True, text=True, env=script_env())
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def tolerance_kind(label):
+    if label in ("saved_model", "tflite_float32", "onnx"):
+        return "float32"
+    if label == "tflite_float16":
+        return "float16"
+    return "quantized"
+
+
+def check_export_matches_keras(
+    model,
+    out_dir,
+    images=None,
+    formats=("saved_model", "tflite", "onnx"),
+    quantizations=None,
+    batch_sizes=BATCH_SIZES,
+):
+    """Exports `model` and asserts every artifact matches it in a fresh process.
+
+    Args:
+        model: `keras_cvae.VAE`, freshly built, loaded or a preset.
+        out_dir: `pathlib.Path`. A folder that does not exist yet.
+        images: Images to calibrate int8 on and compare with. Defaults to
+            uniform noise (fine for a fresh model; pass real data for a
+            trained one).
+        formats, quantizations: As in `keras_cvae.export.export_all`.
+        batch_sizes: Batches to compare at.
+
+    Returns:
+        `{label: {signature: {output: max abs difference}}}` over all batches.
+    """
+    out_dir = Path(out_dir)
+    if images is None:
+        images = random_images(model, 100, seed=1)
+    images = np.asarray(images, dtype=np.float32)
+    paths = export_all(
+        model,
+        out_dir / "artifacts",
+        formats=formats,
+        quantizations=quantizations,
+        representative_data=images,
+        report=False,
+    )
+    cases = []
+    for batch in batch_sizes:
+        inputs = example_inputs(model, np.resize(images[::-1], (batch, *model.image_shape)), seed=batch)
+        references = {name: reference_outputs(model, name, inputs[name]) for name in SIGNATURES}
+        path = out_dir / f"inputs_{batch}.npz"
+        np.savez(path, **{f"{name}/{k}": v for name, values in inputs.items() for k, v in values.items()})
+        cases.append((batch, path, references))
+
+    scripts = {"saved_model": "run_saved_model.py", "onnx": "run_onnx.py"}
+    processes = {}
+    for label, path in paths.items():
+        script = scripts.get(label, "run_tflite.py")
+        outputs = [out_dir / f"{label}_outputs_{batch}.npz" for batch, _, _ in cases]
+        command = script_command(
+            script, path, "--inputs", *[p for _, p, _ in cases], "--outputs", *outputs
+        )
+        # All runtimes at once: each is a separate process, so they overlap.
+        processes[label] = (
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env()),
+            outputs,
+        )
+
+    scale = {name: {k: float(np.max(np.abs(v))) for k, v in cases[-1][2][name].items()} for name in SIGNATURES}
+    differences, failures = {}, []
+    for label, (process, outputs) in processes.items():
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            failures.append(f"{label}: the consumer script failed:\n{stdout}\n{stderr}")
+            continue
+        kind = tolerance_kind(label)
+        differences[label] = {name: {} for name in SIGNATURES}
+        for (batch, _, references), output_path in zip(cases, outputs):
+            with np.load(output_path) as data:
+                got = {key: data[key] for key in data.files}
+            for name in SIGNATURES:
+                for key, reference in references[name].items():
+                    value = got[f"{name}/{key}"]
+                    where = f"{label} {name}/{key} batch {batch}"
+                    if value.shape != reference.shape or value.dtype != np.float32:
+                        failures.append(f"{where}: shape {value.shape} {value.dtype}, expected {reference.shape}")
+                        continue
+                    error = np.abs(value - reference)
+                    worst = float(error.max())
+                    previous = differences[label][name].get(key, 0.0)
+                    differences[label][name][key] = max(previous, worst)
+                    if kind == "float32" and worst > FLOAT32_ATOL:
+                        failures.append(f"{where}: max |diff| {worst:.2e} > {FLOAT32_ATOL}")
+                    elif kind == "float16" and worst > FLOAT16_ATOL:
+                        failures.append(f"{where}: max |diff| {worst:.2e} > {FLOAT16_ATOL}")
+                    elif kind == "quantized":
+                        s = max(scale[name][key], 1e-6)
+                        mean_bound, max_bound = QUANTIZED[label]
+                        if worst > max_bound * s or float(error.mean()) > mean_bound * s:
+                            failures.append(
+                                f"{where}: max |diff| {worst:.2e}, mean {float(error.mean()):.2e}; "
+                                f"allowed {max_bound} and {mean_bound} of scale {s:.3g}"
+                            )
+    assert not failures, "\n".join(failures)
+    return differences

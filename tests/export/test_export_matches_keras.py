@@ -1,0 +1,36 @@
+"""Every format, every signature, batch 1/3/17, run in a process without keras_cvae."""
+
+import keras
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from keras_cvae.export import export_tflite
+from keras_cvae.export._signatures import random_images
+
+from tests.export.export_checks import CONFIGS
+from tests.export.export_checks import tiny_vae
+from tests.export.export_checks import check_export_matches_keras
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_fresh_model_every_format(config, tmp_path, images):
+    differences = check_export_matches_keras(tiny_vae(*CONFIGS[config]), tmp_path, images)
+    assert set(differences) == {
+        "saved_model", "tflite_float32", "tflite_float16", "tflite_dynamic", "tflite_int8", "onnx"
+    }
+
+
+def test_model_loaded_from_keras_file(tmp_path):
+    model = tiny_vae("bottleneck", "full", "linear", seed=3)
+    model.save(tmp_path / "vae.keras")
+    loaded = keras.models.load_model(tmp_path / "vae.keras")
+    path = export_tflite(loaded, tmp_path / "vae.tflite")
+
+    runner = Interpreter(model_path=str(path)).get_signature_runner("encode")
+    images = random_images(model, 5)
+    z_mean, z_scale_tril = model.encode(images)  # the original model, not the loaded one
+    outputs = runner(images=images)
+    np.testing.assert_allclose(outputs["z_mean"], z_mean, atol=1e-5)
+    np.testing.assert_allclose(outputs["z_scale_tril"], z_scale_tril, atol=1e-5)

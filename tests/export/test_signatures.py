@@ -1,0 +1,142 @@
+"""What each runtime does with right and wrong inputs, and `sample`'s noise inputs."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from keras_cvae.export._signatures import example_inputs
+from keras_cvae.export._signatures import random_images
+from keras_cvae.export._signatures import reference_outputs
+from tests.export.export_checks import SCRIPTS
+from tests.export.export_checks import run_script
+
+
+def _script_module(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_saved_model_signatures(artifacts):
+    model, paths = artifacts
+    signatures = tf.saved_model.load(paths["saved_model"]).signatures
+    assert set(signatures) == {"encode", "decode", "reconstruct", "sample", "serving_default"}
+    expected = {
+        "encode": ({"images": [None, 8, 8, 1]}, {"z_mean": [None, 4], "z_scale_tril": [None, 4, 4]}),
+        "decode": ({"z": [None, 4]}, {"x_mean": [None, 8, 8, 1], "x_scale": [None, 1, 1, 1]}),
+        "reconstruct": ({"images": [None, 8, 8, 1]}, {"x_mean": [None, 8, 8, 1]}),
+        "serving_default": ({"images": [None, 8, 8, 1]}, {"x_mean": [None, 8, 8, 1]}),
+        "sample": (
+            {"z_noise": [None, 4], "pixel_noise": [None, 8, 8, 1], "temperature": [None]},
+            {"images": [None, 8, 8, 1]},
+        ),
+    }
+    for name, (inputs, outputs) in expected.items():
+        fn = signatures[name]
+        assert {k: s.shape.as_list() for k, s in fn.structured_input_signature[1].items()} == inputs
+        assert {k: s.shape.as_list() for k, s in fn.structured_outputs.items()} == outputs
+        assert all(s.dtype == tf.float32 for s in fn.structured_input_signature[1].values())
+
+
+def test_wrong_inputs_saved_model(artifacts):
+    _, paths = artifacts
+    encode = tf.saved_model.load(paths["saved_model"]).signatures["encode"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Shape of tensor images \[2,9,9,1\] is not compatible with expected shape \[\?,8,8,1\]"):
+        encode(images=tf.zeros((2, 9, 9, 1)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a double tensor"):
+        encode(images=tf.zeros((2, 8, 8, 1), tf.float64))
+    with pytest.raises(TypeError, match="missing a required argument: 'images'"):
+        encode(image=tf.zeros((2, 8, 8, 1)))
+
+
+def test_wrong_inputs_tflite(artifacts, tmp_path):
+    _, paths = artifacts
+    run_tflite = _script_module("run_tflite")
+    _, runners = run_tflite.load(paths["tflite_float32"])
+    with pytest.raises(ValueError, match=r"expects input 'images' of shape \('batch', 8, 8, 1\)\. Received: shape \(2, 9, 9, 1\)"):
+        run_tflite.run(runners["encode"], "encode", {"images": np.zeros((2, 9, 9, 1), np.float32)})
+    with pytest.raises(ValueError, match="expects input 'z' of dtype float32. Received: dtype float64"):
+        run_tflite.run(runners["decode"], "decode", {"z": np.zeros((2, 4))})
+    # LiteRT itself rejects the dtype, and fails (less clearly) on the shape.
+    with pytest.raises(ValueError, match="Got value of type FLOAT64 but expected type FLOAT32"):
+        runners["decode"](z=np.zeros((2, 4)))
+    with pytest.raises(RuntimeError):
+        runners["encode"](images=np.zeros((2, 9, 9, 1), np.float32))
+
+    np.savez(tmp_path / "bad.npz", **{"encode/images": np.zeros((2, 8, 8), np.float32)})
+    result = run_script("run_tflite.py", paths["tflite_float32"], "--inputs", tmp_path / "bad.npz", check=False)
+    assert result.returncode == 1
+    assert "error: Signature 'encode' expects input 'images' of shape ('batch', 8, 8, 1)" in result.stderr
+
+
+def test_wrong_inputs_onnx(artifacts):
+    _, paths = artifacts
+    session = onnxruntime.InferenceSession(f"{paths['onnx']}/encode.onnx", providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match=r"(?s)Got invalid dimensions for input: images .*Got: 9 Expected: 8"):
+        session.run(None, {"images": np.zeros((2, 9, 9, 1), np.float32)})
+    with pytest.raises(Exception, match=r"(?s)Unexpected input data type.*tensor\(double\).*expected: \(tensor\(float\)\)"):
+        session.run(None, {"images": np.zeros((2, 8, 8, 1))})
+
+
+def test_sample_same_noise_same_images_everywhere(artifacts):
+    """`sample` fed the noise `vae.sample` draws gives `vae.sample`'s images, in every runtime."""
+    model, paths = artifacts
+    seed, temperature, n = 7, 0.8, 5
+    # VAE.sample(seed=int): z = T * N(0, I) from the pair [seed, 0]; pixel noise from
+    # the pair folded in with -1.
+    pair = tf.constant([seed, 0], tf.int64)
+    z_noise = tf.random.stateless_normal((n, model.latent_dim), pair).numpy()
+    pixel_noise = tf.random.stateless_normal(
+        (n, *model.image_shape), tf.random.experimental.stateless_fold_in(pair, tf.constant(-1, tf.int64))
+    ).numpy()
+    expected = model.sample(n, seed=seed, temperature=temperature, add_noise=True).numpy()
+    inputs = {"z_noise": z_noise, "pixel_noise": pixel_noise, "temperature": np.full((n,), temperature, np.float32)}
+    np.testing.assert_allclose(reference_outputs(model, "sample", inputs)["images"], expected, atol=1e-6)
+
+    results = {}
+    sample = tf.saved_model.load(paths["saved_model"]).signatures["sample"]
+    results["saved_model"] = sample(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
+    runner = Interpreter(model_path=paths["tflite_float32"]).get_signature_runner("sample")
+    results["tflite"] = runner(**inputs)["images"]
+    session = onnxruntime.InferenceSession(f"{paths['onnx']}/sample.onnx", providers=["CPUExecutionProvider"])
+    results["onnx"] = session.run(["images"], inputs)[0]
+    for runtime, images in results.items():
+        np.testing.assert_allclose(images, expected, atol=1e-5, err_msg=runtime)
+    # Zero pixel noise and unit temperature: the decoder mean g(z).
+    zero = {**inputs, "pixel_noise": np.zeros_like(pixel_noise), "temperature": np.ones((n,), np.float32)}
+    np.testing.assert_allclose(runner(**zero)["images"], model.decode(z_noise)[0], atol=1e-5)
+
+
+def test_saved_model_cli_show_and_run(artifacts, tmp_path):
+    model, paths = artifacts
+    cli = shutil.which("saved_model_cli", path=str(SCRIPTS.parent / ".venv" / "bin")) or shutil.which(
+        "saved_model_cli", path=str(sys.executable.rsplit("/", 1)[0])
+    )
+    assert cli, "saved_model_cli (installed with tensorflow) not found"
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    shown = subprocess.run(
+        [cli, "show", "--dir", paths["saved_model"], "--all"], capture_output=True, text=True, env=env
+    )
+    assert shown.returncode == 0, shown.stderr
+    for name in ("encode", "decode", "reconstruct", "sample", "serving_default"):
+        assert f"signature_def['{name}']" in shown.stdout
+    assert "inputs['pixel_noise'] tensor_info:" in shown.stdout
+
+    images = random_images(model, 3)
+    np.save(tmp_path / "images.npy", images)
+    ran = subprocess.run(
+        [cli, "run", "--dir", paths["saved_model"], "--tag_set", "serve", "--signature_def", "encode",
+         "--inputs", f"images={tmp_path / 'images.npy'}", "--outdir", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env,
+    )
+    assert ran.returncode == 0, ran.stderr
+    expected = reference_outputs(model, "encode", example_inputs(model, images)["encode"])
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "z_mean.npy"), expected["z_mean"], atol=1e-5)
