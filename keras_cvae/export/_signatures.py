@@ -81,7 +81,7 @@ def signature_functions(model, builtin_ops_only=False):
 
     def encode(images):
         images = checked(images, specs["encode"]["images"])
-        if builtin_ops_only and model.encoder.posterior == "full":
+        if builtin_ops_only and needs_builtin_variant(model):
             mean, scale_tril = _encode_full_builtin(model.encoder, images)
         else:
             mean, scale_tril = model.encode(images)
@@ -106,6 +106,11 @@ def signature_functions(model, builtin_ops_only=False):
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct, "sample": sample}
     return {name: (functions[name], list(specs[name].values())) for name in SIGNATURES}
+
+
+def needs_builtin_variant(model):
+    """Whether `signature_functions(model, builtin_ops_only=True)` differs from the default."""
+    return model.encoder.posterior == "full"
 
 
 def _encode_full_builtin(encoder, images):

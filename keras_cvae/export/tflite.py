@@ -40,7 +40,8 @@ def export_tflite(
     - `"float16"`: float16 weights, computed in float32 (half the size).
     - `"dynamic"`: int8 weights, activations quantized on the fly.
     - `"int8"`: int8 weights and activations, their ranges calibrated on
-      `representative_data`; the few ops without an int8 kernel stay float.
+      `representative_data`; float32 only at the inputs and outputs (an op
+      without an int8 kernel would stay float rather than fail).
 
     Calibration feeds each signature what it meets in use: the images to
     `encode` and `reconstruct`; a posterior sample of each image's code and

@@ -1,6 +1,7 @@
 """What each runtime does with right and wrong inputs, and `sample`'s noise inputs."""
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from keras_cvae.export._signatures import random_images
 from keras_cvae.export._signatures import reference_outputs
 from tests.export.export_checks import SCRIPTS
 from tests.export.export_checks import run_script
+from tests.export.export_checks import script_env
 
 
 def _script_module(name):
@@ -117,11 +119,10 @@ def test_sample_same_noise_same_images_everywhere(artifacts):
 
 def test_saved_model_cli_show_and_run(artifacts, tmp_path):
     model, paths = artifacts
-    cli = shutil.which("saved_model_cli", path=str(SCRIPTS.parent / ".venv" / "bin")) or shutil.which(
-        "saved_model_cli", path=str(sys.executable.rsplit("/", 1)[0])
-    )
+    # Installed with tensorflow, beside this Python.
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or shutil.which("saved_model_cli")
     assert cli, "saved_model_cli (installed with tensorflow) not found"
-    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    env = script_env()
     shown = subprocess.run(
         [cli, "show", "--dir", paths["saved_model"], "--all"], capture_output=True, text=True, env=env
     )
