@@ -35,4 +35,3 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(__all__)
-from keras_cvae.zoo import list_presets  # noqa: E402

@@ -336,6 +336,27 @@ class VAE(keras.Model):
         noise = tf.random.stateless_normal((total, self.latent_dim), seed)
         return tf.slice(noise, [offset, 0], [batch, self.latent_dim])
 
+    # === Presets (keras_cvae.zoo, imported lazily: the models never import the zoo) ===
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True):
+        """A VAE from a registered preset name or a preset folder.
+
+        See `keras_cvae.zoo.from_preset`; `keras_cvae.list_presets()` lists the zoo.
+        """
+        from keras_cvae.zoo import from_preset
+
+        return from_preset(preset, load_weights=load_weights)
+
+    def save_to_preset(self, directory, metadata=None, overwrite=False):
+        """Writes `config.json`, `model.weights.h5` and `metadata.json` to `directory`.
+
+        See `keras_cvae.zoo.save_to_preset`.
+        """
+        from keras_cvae.zoo import save_to_preset
+
+        return save_to_preset(self, directory, metadata=metadata, overwrite=overwrite)
+
     # === Config ===
 
     def get_config(self):
@@ -353,6 +374,18 @@ class VAE(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class _Presets:
+    """`VAE.presets`: the zoo's listing, read from `keras_cvae.zoo` on access."""
+
+    def __get__(self, instance, owner):
+        from keras_cvae.zoo import list_presets
+
+        return list_presets()
+
+
+VAE.presets = _Presets()
 
 
 def _as_layer(value, cls, argument):

@@ -1,0 +1,105 @@
+"""A pretrained preset's model card (`README.md`) and its sample and reconstruction images."""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+# scikit-learn GaussianMixture on the digits' training split with the same
+# dequantization, test metrics: recorded from `python bench/gmm_baseline.py`.
+GMM_BASELINE = {"description": "5 full-covariance components", "nll_nats": None, "bits_per_dim": None}
+
+
+def model_card_files(model, metadata, test_images, seed=0, grid=8, zoom=4):
+    """`{"README.md": str, "samples.png": bytes, "reconstructions.png": bytes}`."""
+    samples = np.asarray(model.sample(grid * grid, seed=seed))
+    originals = np.asarray(test_images[: grid * grid // 2], "float32")
+    reconstructions = np.asarray(model.reconstruct(originals))
+    rows = []
+    for i in range(grid // 2):  # an originals row, then its reconstructions
+        rows.append(originals[i * grid:(i + 1) * grid])
+        rows.append(reconstructions[i * grid:(i + 1) * grid])
+    return {
+        "README.md": _card(model, metadata),
+        "samples.png": _png(_tile(samples, grid), zoom),
+        "reconstructions.png": _png(_tile(np.concatenate(rows), grid), zoom),
+    }
+
+
+def _tile(images, columns):
+    n, h, w, c = images.shape
+    rows = n // columns
+    images = images[: rows * columns].reshape(rows, columns, h, w, c)
+    return images.transpose(0, 2, 1, 3, 4).reshape(rows * h, columns * w, c)
+
+
+def _png(image, zoom):
+    image = np.repeat(np.repeat(np.clip(image, 0.0, 1.0), zoom, axis=0), zoom, axis=1)
+    return tf.io.encode_png(tf.constant(np.round(image * 255).astype("uint8"))).numpy()
+
+
+def _card(model, metadata):
+    name = metadata["preset"]
+    training = metadata["training"]
+    metrics = metadata["metrics"]
+    check = metadata["check_metrics"]
+    gmm = GMM_BASELINE if metadata["dataset"]["name"] == "digits" and GMM_BASELINE["nll_nats"] else {}
+    lines = [
+        f"# `{name}`",
+        "",
+        metadata["description"],
+        "",
+        "```python",
+        f'vae = keras_cvae.VAE.from_preset("{name}")',
+        "```",
+        "",
+        "## Architecture",
+        "",
+        f"- Input: {tuple(model.image_shape)}, {metadata['intensity_levels']} intensity levels "
+        f"({metadata['dataset']['name']}).",
+        f"- Parameters: {metadata['parameter_count']:,}.",
+        "- Encoder and decoder: the lecture's residual convnet at full resolution "
+        "(see `config.json`): ",
+        "",
+        "```json",
+        json.dumps(metadata.get("architecture", {}), indent=2),
+        "```",
+        "",
+        "## Training",
+        "",
+        f"- Command: `{training['command']}` (seed {training['seed']}).",
+        f"- {training['epochs']} epochs, batch {training['batch_size']}, Adam, learning rate "
+        f"{training['learning_rate']} with {training['schedule']}; {metadata['dataset']['dequantization']}.",
+        f"- BatchNorm: {training['batchnorm']}.",
+        f"- Training time: {training['train_seconds']:.0f} s on {training['machine']} "
+        "(shared with other jobs).",
+        "",
+        "## Test-split metrics",
+        "",
+        f"{metadata['dataset']['num_test']} test images, dequantized with seed {metrics['seed']}; "
+        "nats per image, bits per dimension on the discrete data.",
+        "",
+        "| model | −ELBO (nats) | NLL, K = " + str(metrics["num_samples"]) + " (nats) | bits/dim |",
+        "|---|---|---|---|",
+        f"| `{name}` | {metrics['negative_elbo_nats']:.2f} | {metrics['nll_nats']:.2f} | "
+        f"**{metrics['bits_per_dim']:.3f}** |",
+    ]
+    if gmm:
+        lines.append(
+            f"| GaussianMixture baseline ({gmm['description']}) | — | {gmm['nll_nats']:.2f} | "
+            f"{gmm['bits_per_dim']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Reproduce: `{metrics['command']}`.",
+        f"Quick check used by the tests: K = {check['num_samples']}, seed {check['seed']}: "
+        f"−ELBO {check['negative_elbo_nats']:.3f} nats, {check['bits_per_dim']:.4f} bits/dim.",
+        "",
+        "## Samples and reconstructions",
+        "",
+        "![samples](samples.png) — decoder means `g(z)`, `z ~ N(0, I)`.",
+        "",
+        "![reconstructions](reconstructions.png) — test images (odd rows) and `g(f(x))` (even rows).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,253 @@
+"""Writing and reading preset folders: `config.json`, `model.weights.h5`, `metadata.json`.
+
+`config.json` is `keras.saving.serialize_keras_object(model)` (its `config`
+is `model.get_config()`); it is read back with `safe_mode=True`, only as a
+`keras_cvae>VAE`, so loading never executes code from the preset. The weights
+are HDF5 (no pickles), checked against the SHA-256 in `metadata.json` and
+against the layout of the architecture in `config.json` before loading.
+"""
+
+import datetime
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from keras_cvae.models.vae import VAE
+from keras_cvae.version import __version__
+from keras_cvae.zoo import registry
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+_EXPECTED_CLASS = "keras_cvae>VAE"
+
+
+def save_to_preset(model, directory, metadata=None, overwrite=False, include_weights=True,
+                   files=None):
+    """Writes `model` as a preset folder, atomically.
+
+    The files are written to a temporary folder beside `directory`, which is
+    then renamed into place: a reader never sees a half-written preset.
+
+    Args:
+        model: `keras_cvae.VAE`.
+        directory: str. The preset folder to create.
+        metadata: dict. Extra fields for `metadata.json`, e.g. `dataset`,
+            `metrics`, `training` (command, seed, time). Defaults to `None`.
+        overwrite: bool. Replace an existing `directory`. Defaults to `False`.
+        include_weights: bool. Write `model.weights.h5`; `False` writes an
+            architecture-only preset. Defaults to `True`.
+        files: dict. Extra files, name → `bytes` or `str` (a model card,
+            images), written into the same atomic folder. Defaults to `None`.
+
+    Returns:
+        The `metadata.json` contents, as a dict.
+
+    Example:
+
+    >>> vae.save_to_preset("/tmp/my_vae")
+    >>> keras_cvae.VAE.from_preset("/tmp/my_vae")
+    """
+    if not isinstance(model, VAE):
+        raise ValueError(f"Expected a `keras_cvae.VAE`. Received: model={model!r}")
+    directory = os.path.abspath(os.fspath(directory))
+    if os.path.exists(directory) and not overwrite:
+        raise FileExistsError(
+            f"The preset folder {directory} already exists. Pass `overwrite=True` to replace it."
+        )
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", suffix=".tmp", dir=parent)
+    try:
+        os.chmod(staging, 0o755)
+        config = keras.saving.serialize_keras_object(model)
+        _write_json(os.path.join(staging, CONFIG_FILE), config)
+        contents = {
+            "format_version": FORMAT_VERSION,
+            "keras_version": keras.__version__,
+            "tensorflow_version": tf.__version__,
+            "keras_cvae_version": __version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "parameter_count": int(model.count_params()),
+            "input_shape": list(model.image_shape),
+            **(metadata or {}),
+        }
+        if include_weights:
+            weights_path = os.path.join(staging, WEIGHTS_FILE)
+            model.save_weights(weights_path)
+            contents["weights"] = {
+                "file": WEIGHTS_FILE,
+                "sha256": _sha256(weights_path),
+                "size_bytes": os.path.getsize(weights_path),
+            }
+        else:
+            contents["weights"] = None
+        _write_json(os.path.join(staging, METADATA_FILE), contents)
+        for file_name, data in (files or {}).items():
+            if os.path.basename(file_name) != file_name or file_name in (
+                CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE
+            ):
+                raise ValueError(f"Invalid extra preset file name. Received: {file_name!r}")
+            with open(os.path.join(staging, file_name), "wb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+        _replace(staging, directory, overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return contents
+
+
+def from_preset(preset, load_weights=True):
+    """A `keras_cvae.VAE` from a registered preset name or a preset folder.
+
+    Args:
+        preset: str. A name from `keras_cvae.list_presets()` or the path of a
+            folder written by `save_to_preset`.
+        load_weights: bool. Load the pretrained weights; `False` gives the
+            architecture, freshly initialised. Defaults to `True`.
+
+    Example:
+
+    >>> vae = keras_cvae.VAE.from_preset("digits_basic")
+    >>> vae.sample(16, seed=0).shape
+    TensorShape([16, 8, 8, 1])
+    """
+    directory = resolve_preset(preset)
+    config = _read_json(os.path.join(directory, CONFIG_FILE))
+    metadata_path = os.path.join(directory, METADATA_FILE)
+    metadata = _read_json(metadata_path) if os.path.exists(metadata_path) else {}
+    if not isinstance(config, dict) or config.get("registered_name", config.get("class_name")) not in (
+        _EXPECTED_CLASS, "VAE"
+    ) or "config" not in config:
+        raise ValueError(
+            f"{os.path.join(directory, CONFIG_FILE)} is not a serialized `keras_cvae.VAE` "
+            f"(expected registered_name {_EXPECTED_CLASS!r}). Received: "
+            f"{str(config)[:200]}"
+        )
+    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    if not isinstance(model, VAE):
+        raise ValueError(f"{directory}: config.json describes a {type(model).__name__}, not a VAE.")
+    if load_weights:
+        _load_checked_weights(model, directory, metadata, preset)
+    return model
+
+
+def resolve_preset(preset):
+    """The folder of `preset`: a registered name or an existing directory."""
+    preset = os.fspath(preset)
+    if preset in registry.PRESETS:
+        return registry.preset_directory(preset)
+    if os.path.isdir(preset):
+        if not os.path.exists(os.path.join(preset, CONFIG_FILE)):
+            raise ValueError(f"{preset} is a folder but has no {CONFIG_FILE}: not a preset.")
+        return preset
+    registry.get_preset(preset)  # raises a ValueError listing the known names
+    return preset
+
+
+def _load_checked_weights(model, directory, metadata, preset):
+    weights_path = os.path.join(directory, WEIGHTS_FILE)
+    if not metadata.get("weights") or not os.path.exists(weights_path):
+        hint = ""
+        if preset in registry.PRESETS:
+            spec = registry.PRESETS[preset]
+            hint = (
+                f" Train it with `keras-cvae train --preset {preset} --dataset {spec.dataset}` "
+                f"(or `python -m keras_cvae.zoo.train_preset {preset}`), or load the "
+                "architecture alone with `load_weights=False`."
+            )
+        raise ValueError(f"Preset {preset!r} ships no weights ({WEIGHTS_FILE} in {directory}).{hint}")
+    expected = metadata["weights"].get("sha256")
+    actual = _sha256(weights_path)
+    if expected != actual:
+        raise ValueError(
+            f"The weights file {weights_path} does not match metadata.json: SHA-256 {actual}, "
+            f"expected {expected}. The file is corrupt, truncated or from another model; "
+            "refusing to load it."
+        )
+    expected_layout = _layout_of(model)
+    try:
+        layout = _layout(weights_path)
+    except OSError as error:
+        raise ValueError(f"Cannot read the weights file {weights_path}: {error}") from error
+    if layout != expected_layout:
+        missing = sorted(set(expected_layout.items()) - set(layout.items()))[:3]
+        extra = sorted(set(layout.items()) - set(expected_layout.items()))[:3]
+        raise ValueError(
+            f"The weights in {weights_path} are for a different architecture than "
+            f"{CONFIG_FILE}: expected variables such as {missing}, found {extra}."
+        )
+    model.load_weights(weights_path)
+
+
+def _layout(path):
+    """`{variable path: shape}` of a Keras `.weights.h5` file."""
+    import h5py
+
+    layout = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, item: layout.__setitem__(name, tuple(item.shape))
+            if isinstance(item, h5py.Dataset) else None
+        )
+    return layout
+
+
+def _layout_of(model):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, WEIGHTS_FILE)
+        model.save_weights(path)
+        return _layout(path)
+
+
+def _replace(staging, directory, overwrite):
+    if os.path.exists(directory):
+        if not overwrite:
+            raise FileExistsError(f"The preset folder {directory} already exists.")
+        trash = staging + ".old"
+        os.rename(directory, trash)
+        os.rename(staging, directory)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.rename(staging, directory)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f, indent=2, sort_keys=False, default=_jsonable)
+        f.write("\n")
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    raise TypeError(f"Not JSON serializable: {value!r}")
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError as error:
+        raise ValueError(f"Missing preset file {path}.") from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error

@@ -1,0 +1,180 @@
+"""The zoo: every registered preset builds, trains a step, round-trips; pretrained ones reproduce."""
+
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+import keras_cvae
+from keras_cvae.zoo import PRESETS
+from keras_cvae.zoo import registry
+
+PRETRAINED = [name for name, spec in PRESETS.items() if spec.pretrained]
+# A recorded quick check (K = 16, seed 0) must be reproduced within these on
+# any CPU: differences come only from float32 summation order.
+ELBO_ATOL_NATS = 0.05
+BITS_ATOL = 2e-3
+
+
+def _images(spec, n, seed=0):
+    levels = spec.intensity_levels
+    v = np.random.default_rng(seed).integers(0, levels, size=(n, *spec.image_shape))
+    return (v / (levels - 1)).astype("float32")
+
+
+def _outputs(model, images):
+    return np.asarray(model(images)), np.asarray(model.sample(3, seed=1)), np.asarray(
+        model.elbo(images, seed=2)["elbo"])
+
+
+def _digits_test_split():
+    from sklearn.datasets import load_digits
+
+    return load_digits().images.astype("float32")[1437:, :, :, None] / 16.0
+
+
+def test_listing():
+    listing = keras_cvae.list_presets()
+    assert listing == keras_cvae.VAE.presets and set(listing) == set(PRESETS)
+    for name, entry in listing.items():
+        metadata = json.load(open(os.path.join(registry.preset_directory(name), "metadata.json")))
+        assert entry["parameter_count"] == metadata["parameter_count"] > 0
+        assert entry["input_shape"] == tuple(metadata["input_shape"])
+        assert entry["description"] and entry["dataset"]
+        has_weights = os.path.exists(os.path.join(registry.preset_directory(name), "model.weights.h5"))
+        assert entry["pretrained"] == has_weights == (metadata["weights"] is not None)
+        if not entry["pretrained"]:
+            assert "keras-cvae train --preset" in entry["weights"]
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_builds_trains_and_round_trips(name, tmp_path):
+    spec = PRESETS[name]
+    model = keras_cvae.VAE.from_preset(name, load_weights=spec.pretrained)
+    # The shipped config is the registry's architecture, exactly.
+    from keras_cvae.zoo.train_preset import build_preset_model
+
+    shipped = json.load(open(os.path.join(registry.preset_directory(name), "config.json")))
+    rebuilt = keras.saving.serialize_keras_object(build_preset_model(spec))
+    assert json.loads(json.dumps(rebuilt)) == shipped
+    assert model.image_shape == tuple(spec.image_shape)
+
+    images = _images(spec, 2 if np.prod(spec.image_shape) > 100 else 8)
+    assert model(images).shape == images.shape
+    model.save_to_preset(tmp_path / "saved")
+    clone = keras_cvae.VAE.from_preset(str(tmp_path / "saved"))
+    for a, b in zip(_outputs(model, images), _outputs(clone, images)):
+        np.testing.assert_array_equal(a, b)
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=False)  # XLA: slow to compile
+    logs = model.train_on_batch(images, return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_pretrained_preset_reproduces_its_metrics(name):
+    model = keras_cvae.VAE.from_preset(name)
+    metadata = json.load(open(os.path.join(registry.preset_directory(name), "metadata.json")))
+    check = metadata["check_metrics"]
+    results = keras_cvae.evaluate_density(
+        model, _digits_test_split(), intensity_levels=metadata["intensity_levels"],
+        num_samples=check["num_samples"], seed=check["seed"], verbose=0)
+    assert results["negative_elbo"] == pytest.approx(check["negative_elbo_nats"], abs=ELBO_ATOL_NATS)
+    assert results["bits_per_dim"] == pytest.approx(check["bits_per_dim"], abs=BITS_ATOL)
+    # K = 16 is a looser bound than the recorded K = 1000, and not by much.
+    full = metadata["metrics"]
+    assert full["num_samples"] == 1000 and full["split"] == "test"
+    assert full["bits_per_dim"] <= results["bits_per_dim"] <= full["bits_per_dim"] + 0.05
+
+
+def test_unknown_name_lists_known_presets():
+    with pytest.raises(ValueError, match="Unknown preset 'resnet50'.*digits_basic.*mnist_basic"):
+        keras_cvae.VAE.from_preset("resnet50")
+
+
+@pytest.mark.parametrize("name", [n for n, s in PRESETS.items() if not s.pretrained])
+def test_architecture_only_preset_says_how_to_train(name):
+    with pytest.raises(ValueError, match=f"ships no weights.*keras-cvae train --preset {name} --dataset"):
+        keras_cvae.VAE.from_preset(name)
+
+
+@pytest.fixture
+def small_preset(tmp_path):
+    conv_net = {"block": "basic", "depth": 1, "channels": 4}
+    model = keras_cvae.VAE(keras_cvae.GaussianEncoder(3, conv_net),
+                           keras_cvae.GaussianDecoder((8, 8, 1), conv_net), seed=0)
+    model.save_to_preset(tmp_path / "small")
+    return model, tmp_path / "small"
+
+
+def test_save_is_atomic_and_refuses_to_overwrite(small_preset, tmp_path):
+    model, directory = small_preset
+    assert sorted(os.listdir(directory)) == ["config.json", "metadata.json", "model.weights.h5"]
+    metadata = json.load(open(directory / "metadata.json"))
+    for key in ("keras_version", "tensorflow_version", "keras_cvae_version", "parameter_count",
+                "input_shape", "weights"):
+        assert key in metadata
+    assert len(metadata["weights"]["sha256"]) == 64
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        model.save_to_preset(directory)
+    model.save_to_preset(directory, overwrite=True)
+    assert os.listdir(tmp_path) == ["small"]  # no staging folders left behind
+
+
+def test_corrupt_weights_are_refused(small_preset):
+    _, directory = small_preset
+    weights = directory / "model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256"):
+        keras_cvae.VAE.from_preset(str(directory))
+
+
+def test_truncated_weights_are_refused(small_preset):
+    _, directory = small_preset
+    weights = directory / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="SHA-256.*truncated"):
+        keras_cvae.VAE.from_preset(str(directory))
+    # Even with a matching hash (metadata rewritten), a truncated file never loads.
+    from keras_cvae.zoo.preset_io import _sha256
+
+    metadata = json.load(open(directory / "metadata.json"))
+    metadata["weights"]["sha256"] = _sha256(weights)
+    json.dump(metadata, open(directory / "metadata.json", "w"))
+    with pytest.raises(ValueError, match="Cannot read the weights file"):
+        keras_cvae.VAE.from_preset(str(directory))
+
+
+def test_config_of_another_architecture_is_refused(small_preset, tmp_path):
+    _, directory = small_preset
+    conv_net = {"block": "basic", "depth": 2, "channels": 4}
+    other = keras_cvae.VAE(keras_cvae.GaussianEncoder(3, conv_net),
+                           keras_cvae.GaussianDecoder((8, 8, 1), conv_net))
+    other.save_to_preset(tmp_path / "other")
+    shutil.copy(tmp_path / "other" / "config.json", directory / "config.json")
+    with pytest.raises(ValueError, match="different architecture"):
+        keras_cvae.VAE.from_preset(str(directory))
+
+
+def test_config_is_loaded_in_safe_mode(small_preset):
+    _, directory = small_preset
+    config = {"module": "keras.layers", "class_name": "Lambda", "registered_name": "Lambda",
+              "config": {"function": {"class_name": "__lambda__", "config": {"code": "print"}}}}
+    json.dump(config, open(directory / "config.json", "w"))
+    with pytest.raises(ValueError, match="not a serialized `keras_cvae.VAE`"):
+        keras_cvae.VAE.from_preset(str(directory))
+
+
+def test_lambda_inside_a_vae_config_is_not_executed(small_preset):
+    model, directory = small_preset
+    config = keras.saving.serialize_keras_object(model)
+    config["config"]["encoder"]["config"]["conv_net"] = keras.saving.serialize_keras_object(
+        keras.layers.Lambda(lambda x: x + 1))
+    json.dump(config, open(directory / "config.json", "w"))
+    with pytest.raises(ValueError, match="safe_mode|unsafe|ConvNet"):
+        keras_cvae.VAE.from_preset(str(directory))
