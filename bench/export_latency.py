@@ -30,8 +30,12 @@ def build_model(args):
         "bottleneck_channels": max(1, args.channels // 2),
     }
     return keras_cvae.VAE(
-        keras_cvae.GaussianEncoder(latent_dim=args.latent_dim, conv_net=conv_net, posterior=args.posterior),
-        keras_cvae.GaussianDecoder(image_shape=(args.image_size, args.image_size, 1), conv_net=conv_net),
+        keras_cvae.GaussianEncoder(
+            latent_dim=args.latent_dim, conv_net=conv_net, posterior=args.posterior
+        ),
+        keras_cvae.GaussianDecoder(
+            image_shape=(args.image_size, args.image_size, 1), conv_net=conv_net
+        ),
     )
 
 

@@ -30,13 +30,17 @@ _DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(in
 
 def load(path):
     """`{signature: InferenceSession}` for `<path>/<signature>.onnx` (or one file)."""
-    files = [path] if path.endswith(".onnx") else sorted(
-        os.path.join(path, f) for f in os.listdir(path) if f.endswith(".onnx")
+    files = (
+        [path]
+        if path.endswith(".onnx")
+        else sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith(".onnx"))
     )
     if not files:
         raise ValueError(f"Expected a .onnx file or a folder of them. Received: {path!r}")
     return {
-        os.path.basename(f)[: -len(".onnx")]: ort.InferenceSession(f, providers=["CPUExecutionProvider"])
+        os.path.basename(f)[: -len(".onnx")]: ort.InferenceSession(
+            f, providers=["CPUExecutionProvider"]
+        )
         for f in files
     }
 
@@ -44,7 +48,10 @@ def load(path):
 def input_details(session):
     """`{input: (shape with -1 for the batch, numpy dtype)}`."""
     return {
-        i.name: (tuple(d if isinstance(d, int) else -1 for d in i.shape), _DTYPES.get(i.type, i.type))
+        i.name: (
+            tuple(d if isinstance(d, int) else -1 for d in i.shape),
+            _DTYPES.get(i.type, i.type),
+        )
         for i in session.get_inputs()
     }
 
@@ -71,8 +78,12 @@ def random_inputs(session, batch, rng):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="a folder of <signature>.onnx files, or one file")
-    parser.add_argument("--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays")
-    parser.add_argument("--outputs", nargs="*", default=[], help="npz files to write, one per --inputs")
+    parser.add_argument(
+        "--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays"
+    )
+    parser.add_argument(
+        "--outputs", nargs="*", default=[], help="npz files to write, one per --inputs"
+    )
     parser.add_argument("--signature", nargs="*", help="run only these signatures")
     parser.add_argument("--batch", type=int, default=2, help="batch of the random inputs")
     args = parser.parse_args(argv)
@@ -98,7 +109,9 @@ def main(argv=None):
                 arrays = {key: data[key] for key in data.files}
             feeds = {}
             for name in names:
-                given = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name}
+                given = {
+                    k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name
+                }
                 if given:
                     feeds[name] = given
         results = {}

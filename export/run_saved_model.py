@@ -31,7 +31,8 @@ def resolve(path):
     versions = [d for d in os.listdir(path) if d.isdigit()] if os.path.isdir(path) else []
     if not versions:
         raise ValueError(
-            f"Expected a SavedModel folder or a base path with numbered versions. Received: {path!r}"
+            "Expected a SavedModel folder or a base path with numbered versions. "
+            f"Received: {path!r}"
         )
     return os.path.join(path, max(versions, key=int))
 
@@ -46,7 +47,10 @@ def input_details(fn):
     """`{input: (shape with -1 for the batch, numpy dtype)}`."""
     specs = fn.structured_input_signature[1]
     return {
-        key: (tuple(-1 if d is None else d for d in spec.shape.as_list()), spec.dtype.as_numpy_dtype)
+        key: (
+            tuple(-1 if d is None else d for d in spec.shape.as_list()),
+            spec.dtype.as_numpy_dtype,
+        )
         for key, spec in specs.items()
     }
 
@@ -73,8 +77,12 @@ def random_inputs(fn, batch, rng):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="a SavedModel version folder or TF Serving base path")
-    parser.add_argument("--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays")
-    parser.add_argument("--outputs", nargs="*", default=[], help="npz files to write, one per --inputs")
+    parser.add_argument(
+        "--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays"
+    )
+    parser.add_argument(
+        "--outputs", nargs="*", default=[], help="npz files to write, one per --inputs"
+    )
     parser.add_argument("--signature", nargs="*", help="run only these signatures")
     parser.add_argument("--batch", type=int, default=2, help="batch of the random inputs")
     args = parser.parse_args(argv)
@@ -100,7 +108,9 @@ def main(argv=None):
                 arrays = {key: data[key] for key in data.files}
             feeds = {}
             for name in names:
-                given = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name}
+                given = {
+                    k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name
+                }
                 if given:
                     feeds[name] = given
         results = {}

@@ -23,7 +23,9 @@ from ai_edge_litert.interpreter import Interpreter
 def load(path, num_threads=None):
     """A LiteRT interpreter and `{signature: runner}` for every signature."""
     interpreter = Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
-    runners = {name: interpreter.get_signature_runner(name) for name in interpreter.get_signature_list()}
+    runners = {
+        name: interpreter.get_signature_runner(name) for name in interpreter.get_signature_list()
+    }
     return interpreter, runners
 
 
@@ -45,7 +47,9 @@ def run(runner, name, inputs):
     batch = None
     for key, (shape, dtype) in expected.items():
         value = np.asarray(inputs[key])
-        fits = len(value.shape) == len(shape) and all(d in (-1, v) for d, v in zip(shape, value.shape))
+        fits = len(value.shape) == len(shape) and all(
+            d in (-1, v) for d, v in zip(shape, value.shape)
+        )
         if not fits:
             raise ValueError(
                 f"Signature '{name}' expects input '{key}' of shape "
@@ -59,7 +63,7 @@ def run(runner, name, inputs):
         if batch not in (None, value.shape[0]):
             raise ValueError(
                 f"Signature '{name}' expects all inputs to have the same batch size. "
-                f"Received: {({k: np.shape(v)[0] for k, v in inputs.items()})}"
+                f"Received: { ({k: np.shape(v)[0] for k, v in inputs.items()}) }"
             )
         batch = value.shape[0]
     return runner(**{key: np.ascontiguousarray(value) for key, value in inputs.items()})
@@ -81,11 +85,17 @@ def random_inputs(runner, batch, rng):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="a .tflite file exported by keras_cvae")
-    parser.add_argument("--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays")
-    parser.add_argument("--outputs", nargs="*", default=[], help="npz files to write, one per --inputs")
+    parser.add_argument(
+        "--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays"
+    )
+    parser.add_argument(
+        "--outputs", nargs="*", default=[], help="npz files to write, one per --inputs"
+    )
     parser.add_argument("--signature", nargs="*", help="run only these signatures")
     parser.add_argument("--batch", type=int, default=2, help="batch of the random inputs")
-    parser.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="LiteRT threads (default: all cores)"
+    )
     args = parser.parse_args(argv)
     if args.inputs and len(args.outputs) not in (0, len(args.inputs)):
         parser.error("give one --outputs file per --inputs file")
@@ -109,7 +119,9 @@ def main(argv=None):
                 arrays = {key: data[key] for key in data.files}
             feeds = {}
             for name in names:
-                given = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name}
+                given = {
+                    k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name
+                }
                 if given:
                     feeds[name] = given
         results = {}

@@ -80,7 +80,8 @@ def export_all(
     >>> images = np.random.rand(100, 8, 8, 1).astype("float32")
     >>> paths = keras_cvae.export.export_all(vae, "/tmp/vae_export", representative_data=images)
     >>> sorted(paths)
-    ['onnx', 'report', 'saved_model', 'tflite_dynamic', 'tflite_float16', 'tflite_float32', 'tflite_int8']
+    ['onnx', 'report', 'saved_model', 'tflite_dynamic', 'tflite_float16', 'tflite_float32',
+     'tflite_int8']
     """
     check_model(model)
     formats = (formats,) if isinstance(formats, str) else tuple(formats)

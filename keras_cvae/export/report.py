@@ -103,7 +103,8 @@ def export_report(
         "batch_sizes": list(batch_sizes),
         "keras": {
             "latency_ms_per_image": {
-                str(batch): _latency(model.predict_on_batch, timed[batch], repeats) for batch in batch_sizes
+                str(batch): _latency(model.predict_on_batch, timed[batch], repeats)
+                for batch in batch_sizes
             }
         },
         "artifacts": {},
@@ -113,7 +114,8 @@ def export_report(
         for name in SIGNATURES:
             outputs = runtime(name, inputs[name])
             differences[name] = {
-                key: float(np.max(np.abs(outputs[key] - reference))) for key, reference in references[name].items()
+                key: float(np.max(np.abs(outputs[key] - reference)))
+                for key, reference in references[name].items()
             }
         report["artifacts"][label] = {
             "path": os.fspath(artifacts[label]),
@@ -147,10 +149,14 @@ def format_report(report):
         row += [f"{entry['latency_ms_per_image'][str(b)]:.3f}" for b in batches]
         rows.append(row)
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows]]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths))
+        for row in [header, *rows]
+    ]
     model = report["model"]
     title = (
-        f"Export report: VAE image_shape={tuple(model['image_shape'])}, latent_dim={model['latent_dim']}, "
+        f"Export report: VAE image_shape={tuple(model['image_shape'])}, "
+        f"latent_dim={model['latent_dim']}, "
         f"{model['posterior']} posterior, {model['parameters']} parameters; latency of "
         f"'{report['timed_signature']}' on {report['machine']['cpu_count']} CPU cores"
     )
@@ -223,7 +229,9 @@ def _size(path):
     if os.path.isfile(path):
         return os.path.getsize(path)
     return sum(
-        os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(path)
+        for name in names
     )
 
 

@@ -80,8 +80,10 @@ def export_tflite(
             f"Invalid value for argument `quantization`. Expected one of {QUANTIZATIONS}. "
             f"Received: quantization={quantization!r}"
         )
-    if isinstance(num_calibration_samples, bool) or not isinstance(num_calibration_samples, int) or (
-        num_calibration_samples <= 0
+    if (
+        isinstance(num_calibration_samples, bool)
+        or not isinstance(num_calibration_samples, int)
+        or (num_calibration_samples <= 0)
     ):
         raise ValueError(
             "Invalid value for argument `num_calibration_samples`. Expected a strictly "
@@ -148,8 +150,11 @@ def _calibration_inputs(model, images, seed=0):
         yield "reconstruct", {"images": image}
         yield "decode", {"z": posterior[i : i + 1]}
         yield "decode", {"z": prior[i : i + 1]}
-        yield "sample", {
-            "z_noise": rng.standard_normal((1, model.latent_dim)).astype(np.float32),
-            "pixel_noise": rng.standard_normal(image.shape).astype(np.float32),
-            "temperature": temperatures[i % len(temperatures)][None],
-        }
+        yield (
+            "sample",
+            {
+                "z_noise": rng.standard_normal((1, model.latent_dim)).astype(np.float32),
+                "pixel_noise": rng.standard_normal(image.shape).astype(np.float32),
+                "temperature": temperatures[i % len(temperatures)][None],
+            },
+        )

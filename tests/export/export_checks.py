@@ -72,7 +72,9 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=
     }
     vae = keras_cvae.VAE(
         keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net, posterior=posterior),
-        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net, decoder_scale=decoder_scale),
+        keras_cvae.GaussianDecoder(
+            image_shape=(8, 8, 1), conv_net=conv_net, decoder_scale=decoder_scale
+        ),
     )
     rng = np.random.default_rng(seed)
     for variable in vae.weights:
@@ -103,9 +105,13 @@ def script_env():
 
 
 def run_script(script, *args, check=True):
-    result = subprocess.run(script_command(script, *args), capture_output=True, text=True, env=script_env())
+    result = subprocess.run(
+        script_command(script, *args), capture_output=True, text=True, env=script_env()
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -153,10 +159,14 @@ def check_export_matches_keras(
     )
     cases = []
     for batch in batch_sizes:
-        inputs = example_inputs(model, np.resize(images[::-1], (batch, *model.image_shape)), seed=batch)
+        inputs = example_inputs(
+            model, np.resize(images[::-1], (batch, *model.image_shape)), seed=batch
+        )
         references = {name: reference_outputs(model, name, inputs[name]) for name in SIGNATURES}
         path = out_dir / f"inputs_{batch}.npz"
-        np.savez(path, **{f"{name}/{k}": v for name, values in inputs.items() for k, v in values.items()})
+        np.savez(
+            path, **{f"{name}/{k}": v for name, values in inputs.items() for k, v in values.items()}
+        )
         cases.append((batch, path, references))
 
     scripts = {"saved_model": "run_saved_model.py", "onnx": "run_onnx.py"}
@@ -169,11 +179,16 @@ def check_export_matches_keras(
         )
         # All runtimes at once: each is a separate process, so they overlap.
         processes[label] = (
-            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env()),
+            subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env()
+            ),
             outputs,
         )
 
-    scale = {name: {k: float(np.max(np.abs(v))) for k, v in cases[-1][2][name].items()} for name in SIGNATURES}
+    scale = {
+        name: {k: float(np.max(np.abs(v))) for k, v in cases[-1][2][name].items()}
+        for name in SIGNATURES
+    }
     differences, failures = {}, []
     for label, (process, outputs) in processes.items():
         stdout, stderr = process.communicate()
@@ -190,7 +205,9 @@ def check_export_matches_keras(
                     value = got[f"{name}/{key}"]
                     where = f"{label} {name}/{key} batch {batch}"
                     if value.shape != reference.shape or value.dtype != np.float32:
-                        failures.append(f"{where}: shape {value.shape} {value.dtype}, expected {reference.shape}")
+                        failures.append(
+                            f"{where}: shape {value.shape} {value.dtype}, expected {reference.shape}"
+                        )
                         continue
                     error = np.abs(value - reference)
                     worst = float(error.max())

@@ -18,7 +18,12 @@ from tests.export.export_checks import check_export_matches_keras
 def test_fresh_model_every_format(config, tmp_path, images):
     differences = check_export_matches_keras(tiny_vae(*CONFIGS[config]), tmp_path, images)
     assert set(differences) == {
-        "saved_model", "tflite_float32", "tflite_float16", "tflite_dynamic", "tflite_int8", "onnx"
+        "saved_model",
+        "tflite_float32",
+        "tflite_float16",
+        "tflite_dynamic",
+        "tflite_int8",
+        "onnx",
     }
 
 

@@ -21,12 +21,25 @@ export_all_module = sys.modules["keras_cvae.export.export_all"]
 
 
 def test_bad_arguments(vae, tmp_path):
-    with pytest.raises(ValueError, match=r"Expected one of \(None, 'float16', 'dynamic', 'int8'\)\. Received: quantization='int4'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected one of \(None, 'float16', 'dynamic', 'int8'\)\. Received: quantization='int4'",
+    ):
         export_tflite(vae, tmp_path / "m.tflite", quantization="int4")
-    with pytest.raises(ValueError, match=r"pass `representative_data`.*Received: representative_data=None"):
+    with pytest.raises(
+        ValueError, match=r"pass `representative_data`.*Received: representative_data=None"
+    ):
         export_tflite(vae, tmp_path / "m.tflite", quantization="int8")
-    with pytest.raises(ValueError, match=r"Expected images of shape \(batch, 8, 8, 1\).*Received: image shapes \[\(4, 4, 1\)\]"):
-        export_tflite(vae, tmp_path / "m.tflite", quantization="int8", representative_data=np.zeros((3, 4, 4, 1)))
+    with pytest.raises(
+        ValueError,
+        match=r"Expected images of shape \(batch, 8, 8, 1\).*Received: image shapes \[\(4, 4, 1\)\]",
+    ):
+        export_tflite(
+            vae,
+            tmp_path / "m.tflite",
+            quantization="int8",
+            representative_data=np.zeros((3, 4, 4, 1)),
+        )
     with pytest.raises(ValueError, match=r"Expected a `keras_cvae.VAE`. Received: model='vae'"):
         export_saved_model("vae", tmp_path / "sm")
     with pytest.raises(ValueError, match=r"Received: version=0"):
@@ -108,7 +121,13 @@ def test_failed_export_leaves_nothing(vae, tmp_path, monkeypatch):
 
 
 def test_export_all_layout_and_report(vae, tmp_path, capsys):
-    paths = export_all(vae, tmp_path / "out", formats=("saved_model", "tflite"), quantizations=(None,), report_repeats=2)
+    paths = export_all(
+        vae,
+        tmp_path / "out",
+        formats=("saved_model", "tflite"),
+        quantizations=(None,),
+        report_repeats=2,
+    )
     assert sorted(os.listdir(tmp_path / "out")) == ["export_report.json", "saved_model", "tflite"]
     assert paths["saved_model"] == str(tmp_path / "out" / "saved_model" / "vae" / "1")
     assert paths["tflite_float32"] == str(tmp_path / "out" / "tflite" / "vae_float32.tflite")

@@ -32,7 +32,10 @@ def test_saved_model_signatures(artifacts):
     signatures = tf.saved_model.load(paths["saved_model"]).signatures
     assert set(signatures) == {"encode", "decode", "reconstruct", "sample", "serving_default"}
     expected = {
-        "encode": ({"images": [None, 8, 8, 1]}, {"z_mean": [None, 4], "z_scale_tril": [None, 4, 4]}),
+        "encode": (
+            {"images": [None, 8, 8, 1]},
+            {"z_mean": [None, 4], "z_scale_tril": [None, 4, 4]},
+        ),
         "decode": ({"z": [None, 4]}, {"x_mean": [None, 8, 8, 1], "x_scale": [None, 1, 1, 1]}),
         "reconstruct": ({"images": [None, 8, 8, 1]}, {"x_mean": [None, 8, 8, 1]}),
         "serving_default": ({"images": [None, 8, 8, 1]}, {"x_mean": [None, 8, 8, 1]}),
@@ -51,9 +54,14 @@ def test_saved_model_signatures(artifacts):
 def test_wrong_inputs_saved_model(artifacts):
     _, paths = artifacts
     encode = tf.saved_model.load(paths["saved_model"]).signatures["encode"]
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Shape of tensor images \[2,9,9,1\] is not compatible with expected shape \[\?,8,8,1\]"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"Shape of tensor images \[2,9,9,1\] is not compatible with expected shape \[\?,8,8,1\]",
+    ):
         encode(images=tf.zeros((2, 9, 9, 1)))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a double tensor"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a double tensor"
+    ):
         encode(images=tf.zeros((2, 8, 8, 1), tf.float64))
     with pytest.raises(TypeError, match="missing a required argument: 'images'"):
         encode(image=tf.zeros((2, 8, 8, 1)))
@@ -63,9 +71,14 @@ def test_wrong_inputs_tflite(artifacts, tmp_path):
     _, paths = artifacts
     run_tflite = _script_module("run_tflite")
     _, runners = run_tflite.load(paths["tflite_float32"])
-    with pytest.raises(ValueError, match=r"expects input 'images' of shape \('batch', 8, 8, 1\)\. Received: shape \(2, 9, 9, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects input 'images' of shape \('batch', 8, 8, 1\)\. Received: shape \(2, 9, 9, 1\)",
+    ):
         run_tflite.run(runners["encode"], "encode", {"images": np.zeros((2, 9, 9, 1), np.float32)})
-    with pytest.raises(ValueError, match="expects input 'z' of dtype float32. Received: dtype float64"):
+    with pytest.raises(
+        ValueError, match="expects input 'z' of dtype float32. Received: dtype float64"
+    ):
         run_tflite.run(runners["decode"], "decode", {"z": np.zeros((2, 4))})
     # LiteRT itself rejects the dtype, and fails (less clearly) on the shape.
     with pytest.raises(ValueError, match="Got value of type FLOAT64 but expected type FLOAT32"):
@@ -74,17 +87,29 @@ def test_wrong_inputs_tflite(artifacts, tmp_path):
         runners["encode"](images=np.zeros((2, 9, 9, 1), np.float32))
 
     np.savez(tmp_path / "bad.npz", **{"encode/images": np.zeros((2, 8, 8), np.float32)})
-    result = run_script("run_tflite.py", paths["tflite_float32"], "--inputs", tmp_path / "bad.npz", check=False)
+    result = run_script(
+        "run_tflite.py", paths["tflite_float32"], "--inputs", tmp_path / "bad.npz", check=False
+    )
     assert result.returncode == 1
-    assert "error: Signature 'encode' expects input 'images' of shape ('batch', 8, 8, 1)" in result.stderr
+    assert (
+        "error: Signature 'encode' expects input 'images' of shape ('batch', 8, 8, 1)"
+        in result.stderr
+    )
 
 
 def test_wrong_inputs_onnx(artifacts):
     _, paths = artifacts
-    session = onnxruntime.InferenceSession(f"{paths['onnx']}/encode.onnx", providers=["CPUExecutionProvider"])
-    with pytest.raises(Exception, match=r"(?s)Got invalid dimensions for input: images .*Got: 9 Expected: 8"):
+    session = onnxruntime.InferenceSession(
+        f"{paths['onnx']}/encode.onnx", providers=["CPUExecutionProvider"]
+    )
+    with pytest.raises(
+        Exception, match=r"(?s)Got invalid dimensions for input: images .*Got: 9 Expected: 8"
+    ):
         session.run(None, {"images": np.zeros((2, 9, 9, 1), np.float32)})
-    with pytest.raises(Exception, match=r"(?s)Unexpected input data type.*tensor\(double\).*expected: \(tensor\(float\)\)"):
+    with pytest.raises(
+        Exception,
+        match=r"(?s)Unexpected input data type.*tensor\(double\).*expected: \(tensor\(float\)\)",
+    ):
         session.run(None, {"images": np.zeros((2, 8, 8, 1))})
 
 
@@ -97,34 +122,54 @@ def test_sample_same_noise_same_images_everywhere(artifacts):
     pair = tf.constant([seed, 0], tf.int64)
     z_noise = tf.random.stateless_normal((n, model.latent_dim), pair).numpy()
     pixel_noise = tf.random.stateless_normal(
-        (n, *model.image_shape), tf.random.experimental.stateless_fold_in(pair, tf.constant(-1, tf.int64))
+        (n, *model.image_shape),
+        tf.random.experimental.stateless_fold_in(pair, tf.constant(-1, tf.int64)),
     ).numpy()
     expected = model.sample(n, seed=seed, temperature=temperature, add_noise=True).numpy()
-    inputs = {"z_noise": z_noise, "pixel_noise": pixel_noise, "temperature": np.full((n,), temperature, np.float32)}
-    np.testing.assert_allclose(reference_outputs(model, "sample", inputs)["images"], expected, atol=1e-6)
+    inputs = {
+        "z_noise": z_noise,
+        "pixel_noise": pixel_noise,
+        "temperature": np.full((n,), temperature, np.float32),
+    }
+    np.testing.assert_allclose(
+        reference_outputs(model, "sample", inputs)["images"], expected, atol=1e-6
+    )
 
     results = {}
     sample = tf.saved_model.load(paths["saved_model"]).signatures["sample"]
-    results["saved_model"] = sample(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
+    results["saved_model"] = sample(**{k: tf.constant(v) for k, v in inputs.items()})[
+        "images"
+    ].numpy()
     runner = Interpreter(model_path=paths["tflite_float32"]).get_signature_runner("sample")
     results["tflite"] = runner(**inputs)["images"]
-    session = onnxruntime.InferenceSession(f"{paths['onnx']}/sample.onnx", providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        f"{paths['onnx']}/sample.onnx", providers=["CPUExecutionProvider"]
+    )
     results["onnx"] = session.run(["images"], inputs)[0]
     for runtime, images in results.items():
         np.testing.assert_allclose(images, expected, atol=1e-5, err_msg=runtime)
     # Zero pixel noise and unit temperature: the decoder mean g(z).
-    zero = {**inputs, "pixel_noise": np.zeros_like(pixel_noise), "temperature": np.ones((n,), np.float32)}
+    zero = {
+        **inputs,
+        "pixel_noise": np.zeros_like(pixel_noise),
+        "temperature": np.ones((n,), np.float32),
+    }
     np.testing.assert_allclose(runner(**zero)["images"], model.decode(z_noise)[0], atol=1e-5)
 
 
 def test_saved_model_cli_show_and_run(artifacts, tmp_path):
     model, paths = artifacts
     # Installed with tensorflow, beside this Python.
-    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or shutil.which("saved_model_cli")
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or shutil.which(
+        "saved_model_cli"
+    )
     assert cli, "saved_model_cli (installed with tensorflow) not found"
     env = script_env()
     shown = subprocess.run(
-        [cli, "show", "--dir", paths["saved_model"], "--all"], capture_output=True, text=True, env=env
+        [cli, "show", "--dir", paths["saved_model"], "--all"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert shown.returncode == 0, shown.stderr
     for name in ("encode", "decode", "reconstruct", "sample", "serving_default"):
@@ -134,10 +179,26 @@ def test_saved_model_cli_show_and_run(artifacts, tmp_path):
     images = random_images(model, 3)
     np.save(tmp_path / "images.npy", images)
     ran = subprocess.run(
-        [cli, "run", "--dir", paths["saved_model"], "--tag_set", "serve", "--signature_def", "encode",
-         "--inputs", f"images={tmp_path / 'images.npy'}", "--outdir", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env,
+        [
+            cli,
+            "run",
+            "--dir",
+            paths["saved_model"],
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "encode",
+            "--inputs",
+            f"images={tmp_path / 'images.npy'}",
+            "--outdir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert ran.returncode == 0, ran.stderr
     expected = reference_outputs(model, "encode", example_inputs(model, images)["encode"])
-    np.testing.assert_allclose(np.load(tmp_path / "out" / "z_mean.npy"), expected["z_mean"], atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out" / "z_mean.npy"), expected["z_mean"], atol=1e-5
+    )
