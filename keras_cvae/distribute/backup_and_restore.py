@@ -24,7 +24,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     any point (even while saving) restarts from the last complete backup:
     the epoch after it (`save_freq="epoch"`), or the start of the epoch that
     was interrupted (`save_freq=n`, as Keras does). The backup is kept when
-    `fit` ends, so running a finished command again trains no further.
+    `fit` ends, so running a finished command again trains no further. Random
+    generators' states are restored too; the order of the data is not.
 
     Under a multi-worker strategy only the chief writes `backup_dir`, which
     every worker must be able to read (a shared file system).
@@ -53,8 +54,10 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         self.save_freq = save_freq
         self._epoch = 0
         self._batches = 0
+        self._finished_epochs = None
 
     def on_train_begin(self, logs=None):
+        self._batches, self._finished_epochs = 0, None
         state = read_backup_state(self.backup_dir)
         if state is None:
             return
@@ -78,8 +81,14 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             self._save(epoch=self._epoch, name=f"epoch-{self._epoch}-batch-{batch + 1}")
 
     def on_epoch_end(self, epoch, logs=None):
+        self._finished_epochs = epoch + 1
         if self.save_freq == "epoch":
             self._save(epoch=epoch + 1, name=f"epoch-{epoch + 1}")
+
+    def on_train_end(self, logs=None):
+        # Batch-wise backups also record the end, or a rerun would redo the last epoch.
+        if self.save_freq != "epoch" and self._finished_epochs is not None:
+            self._save(epoch=self._finished_epochs, name=f"epoch-{self._finished_epochs}")
 
     def _save(self, epoch, name):
         if not self.model.distribute_strategy.extended.should_checkpoint:
