@@ -24,6 +24,8 @@ class Preset:
             encoder and decoder.
         posterior: str. `GaussianEncoder` posterior.
         decoder_scale: str. `GaussianDecoder` scale.
+        initial_scale: float. The decoder's starting σ (`scale`). Small, so
+            that the always-empty border pixels reach their σ ≈ 1/(17√12).
         pretrained: bool. Whether weights ship with the package.
         epochs, batch_size, learning_rate: Training defaults.
         intensity_levels: int. Discrete levels of the dataset's pixels.
@@ -36,6 +38,7 @@ class Preset:
     conv_net: dict
     posterior: str = "diagonal"
     decoder_scale: str = "per_pixel"
+    initial_scale: float = 0.03
     pretrained: bool = False
     epochs: int = 100
     batch_size: int = 64
@@ -48,7 +51,7 @@ class Preset:
             "encoder": {"latent_dim": self.latent_dim, "conv_net": self.conv_net,
                         "posterior": self.posterior},
             "decoder": {"image_shape": self.image_shape, "conv_net": self.conv_net,
-                        "decoder_scale": self.decoder_scale},
+                        "decoder_scale": self.decoder_scale, "scale": self.initial_scale},
         }
 
 

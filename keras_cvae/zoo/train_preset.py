@@ -141,6 +141,7 @@ def train_preset(
         },
     }
     metadata["parameter_count"] = int(model.count_params())
+    metadata["input_shape"] = list(model.image_shape)
     files = model_card_files(model, metadata, test_images, seed=seed)
     return save_to_preset(model, output_dir, metadata=metadata, overwrite=overwrite, files=files)
 

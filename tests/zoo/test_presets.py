@@ -84,10 +84,10 @@ def test_pretrained_preset_reproduces_its_metrics(name):
         num_samples=check["num_samples"], seed=check["seed"], verbose=0)
     assert results["negative_elbo"] == pytest.approx(check["negative_elbo_nats"], abs=ELBO_ATOL_NATS)
     assert results["bits_per_dim"] == pytest.approx(check["bits_per_dim"], abs=BITS_ATOL)
-    # K = 16 is a looser bound than the recorded K = 1000, and not by much.
+    # K = 16 is a looser bound than the recorded K = 1000 (same dequantization), and not by much.
     full = metadata["metrics"]
     assert full["num_samples"] == 1000 and full["split"] == "test"
-    assert full["bits_per_dim"] <= results["bits_per_dim"] <= full["bits_per_dim"] + 0.05
+    assert full["bits_per_dim"] <= results["bits_per_dim"] <= full["bits_per_dim"] + 0.1
 
 
 def test_unknown_name_lists_known_presets():
