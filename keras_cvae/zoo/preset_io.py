@@ -67,7 +67,7 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", suffix=".tmp", dir=parent)
     try:
         os.chmod(staging, 0o755)
-        config = keras.saving.serialize_keras_object(model)
+        config = _architecture(model)
         _write_json(os.path.join(staging, CONFIG_FILE), config)
         contents = {
             "format_version": FORMAT_VERSION,
@@ -81,7 +81,7 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
         }
         if include_weights:
             weights_path = os.path.join(staging, WEIGHTS_FILE)
-            model.save_weights(weights_path)
+            _weights_only(model).save_weights(weights_path)
             contents["weights"] = {
                 "file": WEIGHTS_FILE,
                 "sha256": _sha256(weights_path),
@@ -185,6 +185,22 @@ def _load_checked_weights(model, directory, metadata, preset):
             f"{CONFIG_FILE}: expected variables such as {missing}, found {extra}."
         )
     model.load_weights(weights_path)
+
+
+def _architecture(model):
+    """The serialized model without its compile (optimizer) state."""
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    return config
+
+
+def _weights_only(model):
+    """`model`, or an uncompiled copy of it: `save_weights` also writes the optimizer's state."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = keras.saving.deserialize_keras_object(_architecture(model))
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _layout(path):
