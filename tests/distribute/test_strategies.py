@@ -23,6 +23,12 @@ def test_local_strategies_have_one_replica_on_this_machine(name):
     assert strategy.num_replicas_in_sync == 1
 
 
+def test_one_device_is_not_asked_for_inside_another_scope():
+    with kd.get_strategy("mirrored").scope():
+        with pytest.raises(ValueError, match="outside of another strategy's scope"):
+            kd.get_strategy("one_device")
+
+
 def test_bad_strategy_name_lists_the_accepted_ones():
     with pytest.raises(ValueError, match=r"Expected one of \('auto', 'one_device', 'mirrored', 'multi_worker', 'tpu'\). Received: name='gpus'"):
         kd.get_strategy("gpus")
@@ -45,7 +51,7 @@ def test_multi_worker_needs_tf_config(tf_config, monkeypatch):
 
 def test_configure_sets_the_policy_and_returns_the_strategy():
     strategy = kd.configure("one_device", mixed_precision="mixed_bfloat16")
-    assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
+    assert strategy is tf.distribute.get_strategy()  # the default: no wrapper
     assert keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"
     assert kd.configure(strategy) is strategy
     assert keras.mixed_precision.dtype_policy().name == "float32"
