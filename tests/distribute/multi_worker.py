@@ -20,7 +20,7 @@ GLOBAL_BATCH = 8
 
 
 def training_run(strategy, run_dir=None):
-    """Two epochs of SGD on 32 images; returns the variables and the history."""
+    """Two epochs of SGD on 32 images, then `evaluate`: variables, history, evaluation."""
     with strategy.scope():
         keras.utils.set_random_seed(0)
         conv_net = {"block": "basic", "depth": 1, "channels": 8, "synchronized": True}
@@ -35,17 +35,19 @@ def training_run(strategy, run_dir=None):
     callbacks = keras_cvae.distribute.resumable_callbacks(run_dir) if run_dir else []
     history = vae.fit(dataset, epochs=EPOCHS, callbacks=callbacks, shuffle=False, verbose=0)
     variables = [np.asarray(v) for v in vae.variables]
-    return variables, history.history
+    evaluation = vae.evaluate(dataset, verbose=0, return_dict=True)
+    return variables, history.history, evaluation
 
 
 def main(out, run_dir):
     strategy = keras_cvae.distribute.get_strategy("multi_worker")  # before any other TF op
     assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
-    variables, history = training_run(strategy, run_dir)
+    variables, history, evaluation = training_run(strategy, run_dir)
     np.savez(
         out,
         **{f"variable/{i}": v for i, v in enumerate(variables)},
         **{f"history/{k}": np.asarray(v) for k, v in history.items()},
+        **{f"evaluate/{k}": np.asarray(v) for k, v in evaluation.items()},
     )
 
 

@@ -69,17 +69,20 @@ def test_workers_finish_fit_with_identical_weights(workers):
         np.testing.assert_array_equal(first[key], second[key])
     assert len(first["history/loss"]) == multi_worker.EPOCHS
     assert np.all(np.isfinite(first["history/loss"]))
+    for name in ("loss", "reconstruction", "kl"):  # `evaluate` works around the crash too
+        assert first[f"evaluate/{name}"] == second[f"evaluate/{name}"]
 
 
 def test_workers_train_like_one_device_on_the_same_global_batches(workers):
     (first, _), _ = workers
-    reference, history = multi_worker.training_run(tf.distribute.get_strategy())
+    reference, history, evaluation = multi_worker.training_run(tf.distribute.get_strategy())
     for i, value in enumerate(reference):
         got = first[f"variable/{i}"]
         scale = np.max(np.abs(value)) + 1e-6
         assert np.max(np.abs(got - value)) <= 1e-4 * scale, i
     for name in ("loss", "reconstruction", "kl"):
         np.testing.assert_allclose(first[f"history/{name}"], history[name], rtol=1e-5)
+        np.testing.assert_allclose(first[f"evaluate/{name}"], evaluation[name], rtol=1e-5)
 
 
 def test_only_the_chief_writes_the_backup(workers):
