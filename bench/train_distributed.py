@@ -110,7 +110,8 @@ def main():
     args = parser.parse_args()
     if args.setup:
         return run_setup(args)
-    forwarded = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k in ("steps", "batch_size", "image_size", "channels", "depth")]
+    sizes = ("steps", "batch_size", "image_size", "channels", "depth")
+    forwarded = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in sizes]
     rows = []
     for setup in args.setups:
         best = None
@@ -123,12 +124,13 @@ def main():
             if best is None or result["images_per_second"] > best["images_per_second"]:
                 best = result
         rows.append(best)
-        print(f"{best['setup']:>17}  replicas={best['replicas']}  {best['images_per_second']:9.1f} images/s  "
+        print(f"{best['setup']:>19}  replicas={best['replicas']}  {best['images_per_second']:9.1f} images/s  "
               f"{best['ms_per_step']:8.2f} ms/step", flush=True)
     default = next((r for r in rows if r["setup"] == "default"), None)
     if default:
         for row in rows:
-            print(f"{row['setup']:>17}  relative to default: {row['images_per_second'] / default['images_per_second']:.3f}")
+            ratio = row["images_per_second"] / default["images_per_second"]
+            print(f"{row['setup']:>19}  relative to default: {ratio:.3f}")
 
 
 if __name__ == "__main__":

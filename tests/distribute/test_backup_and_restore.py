@@ -70,13 +70,15 @@ def test_mid_epoch_backups_and_a_finished_run_trains_no_further(tmp_path, monkey
         real_save(self, epoch, name)
 
     monkeypatch.setattr(kd.AtomicBackupAndRestore, "_save", logged_save)
-    history = vae.fit(IMAGES, batch_size=4, epochs=2, callbacks=kd.resumable_callbacks(tmp_path, save_freq=3), verbose=0)
+    callbacks = kd.resumable_callbacks(tmp_path, save_freq=3)
+    history = vae.fit(IMAGES, batch_size=4, epochs=2, callbacks=callbacks, verbose=0)
     assert len(history.history["loss"]) == 2
     # Every 3rd of 4 batches per epoch, then the end of training.
     assert saved == ["epoch-0-batch-3", "epoch-1-batch-2", "epoch-2"]
     assert sorted(os.listdir(tmp_path / "backup")) == ["backup.json", "epoch-2.weights.h5"]
     again = build()
-    history = again.fit(IMAGES, batch_size=4, epochs=2, callbacks=kd.resumable_callbacks(tmp_path, save_freq=3), verbose=0)
+    callbacks = kd.resumable_callbacks(tmp_path, save_freq=3)
+    history = again.fit(IMAGES, batch_size=4, epochs=2, callbacks=callbacks, verbose=0)
     assert history.history == {}
 
 

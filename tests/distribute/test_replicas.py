@@ -50,7 +50,9 @@ def test_one_step_on_two_replicas_equals_one_step_on_one_device(runs, config):
     errors = relative_step_errors(pairs)
     assert max(errors.values()) < STEP_RTOL, errors
     for name in ("loss", "reconstruction", "kl"):
-        np.testing.assert_allclose(runs[f"{config}/two/fit/{name}"], runs[f"{config}/one/fit/{name}"], rtol=METRIC_RTOL)
+        np.testing.assert_allclose(
+            runs[f"{config}/two/fit/{name}"], runs[f"{config}/one/fit/{name}"], rtol=METRIC_RTOL
+        )
 
 
 def test_plain_batchnorm_is_the_trap_the_equivalence_test_catches(runs):

@@ -34,7 +34,8 @@ def progress(run_dir):
 def killed_and_resumed(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("resume")
     command = [sys.executable, os.path.join(HERE, "resumable_run.py"), str(run_dir), "0.05"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + TIMEOUT
     try:
         # Wait until the epoch after the backup is half done, then kill.
