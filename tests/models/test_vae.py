@@ -151,11 +151,11 @@ def test_log_likelihood_converges_to_exact_linear_gaussian():
     elbo = to_np(vae.elbo(images, seed=0)["elbo"]).mean()
     estimates = [to_np(vae.log_likelihood(images, k, seed=1)).mean() for k in (1, 10, 100, 3000)]
     assert elbo < estimates[1] < estimates[2] < estimates[3] + 1e-3
-    assert abs(estimates[3] - exact.mean()) < 0.05
+    assert abs(estimates[3] - exact.mean()) < 0.08
     assert abs(estimates[0] - exact.mean()) > abs(estimates[3] - exact.mean())
     # Chunks of 300 (the last one partly discarded) give an equally good estimate.
     chunked = to_np(vae.log_likelihood(images, 2000, seed=2, chunk_size=300)).mean()
-    assert abs(chunked - exact.mean()) < 0.05
+    assert abs(chunked - exact.mean()) < 0.08
 
 
 @pytest.mark.slow
