@@ -152,9 +152,14 @@ def export(args):
 
 
 def train(args):
-    from keras_cvae.training import train_from_args
+    from keras_cvae.zoo.train_preset import train_preset
 
-    train_from_args(args)
+    metadata = train_preset(args.preset, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                            learning_rate=args.learning_rate, seed=args.seed,
+                            num_samples=args.iw_samples, overwrite=args.overwrite,
+                            command="keras-cvae " + " ".join(sys.argv[1:]))
+    print(json.dumps(metadata["metrics"], indent=2))
+    print(f"Preset, metrics and sample images written to {args.out}")
 
 
 # === Parser ===
@@ -178,30 +183,14 @@ def build_parser():
 
     sub = command("train", train, "train a preset (default: the digits preset on the embedded data)")
     sub.add_argument("--preset", default="digits_basic", help="preset name or directory (architecture)")
-    sub.add_argument("--dataset", default=None, help="digits, a TFDS name, or a folder of images")
-    sub.add_argument("--data-dir", default=None, help="TFDS data directory")
     sub.add_argument("--epochs", type=_positive_int, default=None)
-    sub.add_argument("--batch-size", type=_positive_int, default=None, help="global batch size B")
+    sub.add_argument("--batch-size", type=_positive_int, default=None, help="batch size B")
     sub.add_argument("--learning-rate", type=_positive_float, default=None)
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--out", default="runs/digits_basic", help="run directory")
-    sub.add_argument("--strategy", default="auto",
-                     help="auto, one_device, mirrored, multi_worker or tpu")
-    sub.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
-    sub.add_argument("--mixed-precision", default="float32",
-                     help="float32, mixed_float16 or mixed_bfloat16")
+    sub.add_argument("--out", default="runs/digits_basic", help="preset directory to write")
+    sub.add_argument("--overwrite", action="store_true")
     sub.add_argument("--iw-samples", type=_positive_int, default=100,
                      help="K for the final importance-weighted NLL")
-    overrides = sub.add_argument_group("architecture overrides (the lecture's hyper-parameters)")
-    overrides.add_argument("--channels", "-C", type=_positive_int, help="C")
-    overrides.add_argument("--bottleneck-channels", "-D", type=_positive_int, help="D")
-    overrides.add_argument("--kernel-size", "-k", type=_positive_int, help="k")
-    overrides.add_argument("--depth", "-L", type=_positive_int, help="L, blocks per convnet")
-    overrides.add_argument("--dropout", type=_non_negative_float, help="dropout rate in [0, 1)")
-    overrides.add_argument("--l2", type=_non_negative_float, help="l2 weight decay")
-    overrides.add_argument("--latent-dim", "-Z", type=_positive_int, help="Z")
-    overrides.add_argument("--beta", type=_non_negative_float, help="KL weight")
-    overrides.add_argument("--kl-warmup-steps", type=int, help="linear KL warm-up steps")
 
     def data_options(sub):
         sub.add_argument("--preset", required=True, help="preset name or directory")
