@@ -150,12 +150,16 @@ def test_log_likelihood_converges_to_exact_linear_gaussian():
     images = x.reshape(16, 4, 4, 1)
     elbo = to_np(vae.elbo(images, seed=0)["elbo"]).mean()
     estimates = [to_np(vae.log_likelihood(images, k, seed=1)).mean() for k in (1, 10, 100, 3000)]
-    assert elbo < estimates[1] < estimates[2] < estimates[3] + 1e-3
-    assert abs(estimates[3] - exact.mean()) < 0.08
+    # The IWAE bound tightens with K in expectation only; per draw, K=100 and K=3000 sit
+    # within Monte-Carlo noise of each other (about 0.01 nats here), so no strict ordering
+    # between them. Both are well above the ELBO (gap about 0.8 nats).
+    assert elbo < min(estimates[1:]) - 0.3, (elbo, estimates)
+    assert abs(estimates[3] - exact.mean()) < 0.03
+    assert abs(estimates[2] - exact.mean()) < 0.08
     assert abs(estimates[0] - exact.mean()) > abs(estimates[3] - exact.mean())
     # Chunks of 300 (the last one partly discarded) give an equally good estimate.
     chunked = to_np(vae.log_likelihood(images, 2000, seed=2, chunk_size=300)).mean()
-    assert abs(chunked - exact.mean()) < 0.08
+    assert abs(chunked - exact.mean()) < 0.03
 
 
 @pytest.mark.slow
