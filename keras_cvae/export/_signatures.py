@@ -12,7 +12,6 @@ float32 inputs and outputs and a dynamic batch dimension `B`:
 
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from keras_cvae.models import VAE
 
@@ -58,7 +57,7 @@ def output_names(name):
     }[name]
 
 
-def signature_functions(model, builtin_ops_only=False):
+def signature_functions(model):
     """`{signature: (fn, [tf.TensorSpec, ...])}` for `tf.function(fn, input_signature)`.
 
     Each `fn` takes its inputs as positional tensors named by the specs and
@@ -68,8 +67,6 @@ def signature_functions(model, builtin_ops_only=False):
 
     Args:
         model: `keras_cvae.VAE`.
-        builtin_ops_only: bool. Compute the full-covariance `encode` without
-            `tf.linalg.diag_part` (not a TFLite builtin op). Same values.
     """
     specs = input_specs(model)
 
@@ -81,10 +78,7 @@ def signature_functions(model, builtin_ops_only=False):
 
     def encode(images):
         images = checked(images, specs["encode"]["images"])
-        if builtin_ops_only and needs_builtin_variant(model):
-            mean, scale_tril = _encode_full_builtin(model.encoder, images)
-        else:
-            mean, scale_tril = model.encode(images)
+        mean, scale_tril = model.encode(images)
         return float32({"z_mean": mean, "z_scale_tril": scale_tril})
 
     def decode(z):
@@ -106,33 +100,6 @@ def signature_functions(model, builtin_ops_only=False):
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct, "sample": sample}
     return {name: (functions[name], list(specs[name].values())) for name in SIGNATURES}
-
-
-def needs_builtin_variant(model):
-    """Whether `signature_functions(model, builtin_ops_only=True)` differs from the default."""
-    return model.encoder.posterior == "full"
-
-
-def _encode_full_builtin(encoder, images):
-    """`GaussianEncoder.call` for `posterior="full"` with TFLite builtin ops only.
-
-    The encoder takes the diagonal of its triangular matrix with
-    `ops.diagonal` (`tf.MatrixDiagPartV3`, not a TFLite builtin). The
-    diagonal entries are the raw outputs at positions `i(i+1)/2 + i`, so a
-    gather gives the same numbers.
-    """
-    h = encoder.conv_net(encoder.f_in(images), training=False)
-    h = ops.reshape(h, (ops.shape(h)[0], -1))
-    mean = encoder.f_mean(h)
-    raw = ops.cast(encoder.f_var(h), "float32")
-    z = encoder.latent_dim
-    index = [row * z + col for row in range(z) for col in range(row + 1)]
-    placement = ops.one_hot(ops.convert_to_tensor(index), z * z, dtype="float32")
-    tril = ops.reshape(ops.matmul(raw, placement), (-1, z, z))
-    diagonal_index = [i * (i + 1) // 2 + i for i in range(z)]
-    diagonal = ops.softplus(ops.take(raw, diagonal_index, axis=1)) + encoder.min_scale
-    eye = ops.eye(z, dtype="float32")
-    return mean, tril * (1.0 - eye) + eye * diagonal[:, :, None]
 
 
 def reference_outputs(model, name, inputs):

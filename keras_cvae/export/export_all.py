@@ -7,7 +7,6 @@ import tempfile
 from keras_cvae.export._atomic import atomic_target
 from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
-from keras_cvae.export._signatures import needs_builtin_variant
 from keras_cvae.export.onnx import export_onnx
 from keras_cvae.export.report import export_report
 from keras_cvae.export.saved_model import export_saved_model
@@ -119,10 +118,10 @@ def export_all(
         if "tflite" in formats:
             os.makedirs(os.path.join(temp, "tflite"))
             with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
-                if "saved_model" in formats and not needs_builtin_variant(model):
+                if "saved_model" in formats:
                     directory = os.path.join(temp, relative["saved_model"])  # the same graph
                 else:
-                    write_saved_model(model, directory, builtin_ops_only=True)
+                    write_saved_model(model, directory)
                 for quantization in quantizations:
                     mode = quantization or "float32"
                     label = f"tflite_{mode}"

@@ -58,18 +58,16 @@ def export_saved_model(model, path, version=1, overwrite=False):
     return target
 
 
-def write_saved_model(model, directory, builtin_ops_only=False):
+def write_saved_model(model, directory):
     """Writes the SavedModel into `directory` (no checks, no atomic rename).
 
     Args:
         model: `keras_cvae.VAE`.
         directory: str. An empty or missing folder.
-        builtin_ops_only: bool. Use only ops that TFLite has as builtins
-            (the input of the TFLite converter). Defaults to `False`.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    functions = signature_functions(model, builtin_ops_only=builtin_ops_only)
+    functions = signature_functions(model)
     # The first endpoint is also written as "serving_default" (one function, two keys).
     for name in sorted(SIGNATURES, key=lambda name: name != SERVING_DEFAULT):
         fn, specs = functions[name]

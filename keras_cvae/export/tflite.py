@@ -101,7 +101,7 @@ def export_tflite(
     path = os.path.abspath(os.fspath(path))
     with atomic_target(path, overwrite=overwrite) as temp:
         with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
-            write_saved_model(model, directory, builtin_ops_only=True)
+            write_saved_model(model, directory)
             content = convert_saved_model(directory, model, quantization, images)
         with open(temp, "wb") as file:
             file.write(content)
@@ -109,7 +109,7 @@ def export_tflite(
 
 
 def convert_saved_model(directory, model, quantization=None, images=None):
-    """The TFLite flatbuffer (bytes) of a SavedModel written with `builtin_ops_only=True`.
+    """The TFLite flatbuffer (bytes) of a SavedModel written by `write_saved_model`.
 
     Args:
         directory: str. The SavedModel of `model`.

