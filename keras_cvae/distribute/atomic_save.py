@@ -1,7 +1,8 @@
 """Saving so that a file is either complete or absent, even if the process is killed."""
 
 import os
-import uuid
+
+from keras_cvae.utils.atomic_write import atomic_path
 
 SUFFIXES = (".keras", ".weights.h5")
 
@@ -27,27 +28,8 @@ def save_atomically(model, filepath):
             f"Invalid value for argument `filepath`. Expected a name ending with one of "
             f"{SUFFIXES}. Received: filepath={filepath!r}"
         )
-    directory, name = os.path.split(os.path.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}-{name}")
-    try:
-        if name.endswith(".keras"):
+    with atomic_path(filepath, overwrite=True) as temporary:
+        if filepath.endswith(".keras"):
             model.save(temporary)
         else:
             model.save_weights(temporary)
-        fsync_and_replace(temporary, filepath)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def fsync_and_replace(source, target):
-    """Flushes `source` to disk and renames it to `target` (atomic on POSIX)."""
-    with open(source, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(source, target)
-    directory = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

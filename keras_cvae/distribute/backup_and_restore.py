@@ -8,8 +8,8 @@ import tempfile
 import keras
 import numpy as np
 
-from keras_cvae.distribute.atomic_save import fsync_and_replace
 from keras_cvae.distribute.atomic_save import save_atomically
+from keras_cvae.utils.atomic_write import atomic_write_bytes
 
 STATE_FILE = "backup.json"
 
@@ -104,13 +104,12 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         save_atomically(self.model, os.path.join(self.backup_dir, weights))
         seeds = {v.path: np.asarray(v).tolist() for v in _seed_states(self.model)}
         state = {"epoch": epoch, "weights": weights, "seeds": seeds}
-        temporary = os.path.join(self.backup_dir, f".tmp-{STATE_FILE}")
-        with open(temporary, "w") as f:
-            json.dump(state, f)
-        fsync_and_replace(temporary, os.path.join(self.backup_dir, STATE_FILE))
-        for stale in os.listdir(self.backup_dir):  # older backups, interrupted writes
+        atomic_write_bytes(os.path.join(self.backup_dir, STATE_FILE), json.dumps(state).encode())
+        for stale in os.listdir(self.backup_dir):  # older backups, writes killed half-way
             if stale.endswith(".weights.h5") and stale != weights:
                 os.remove(os.path.join(self.backup_dir, stale))
+            elif stale.startswith(".") and stale.endswith(".partial"):
+                shutil.rmtree(os.path.join(self.backup_dir, stale), ignore_errors=True)
 
 
 def read_backup_state(backup_dir):

@@ -4,7 +4,7 @@ import json
 import os
 import tempfile
 
-from keras_cvae.export._atomic import atomic_target
+from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export.onnx import export_onnx
@@ -109,7 +109,7 @@ def export_all(
 
     out_dir = os.path.abspath(os.fspath(out_dir))
     relative = {}
-    with atomic_target(out_dir, overwrite=overwrite, is_dir=True) as temp:
+    with atomic_path(out_dir, overwrite=overwrite, is_dir=True) as temp:
         os.makedirs(temp, exist_ok=True)
         if "saved_model" in formats:
             base = os.path.join("saved_model", name)

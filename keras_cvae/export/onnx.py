@@ -6,7 +6,7 @@ import os
 
 import tensorflow as tf
 
-from keras_cvae.export._atomic import atomic_target
+from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export._signatures import signature_functions
@@ -54,7 +54,7 @@ def export_onnx(model, path, opset=DEFAULT_OPSET, overwrite=False):
             "export_onnx needs `tf2onnx`: pip install 'keras-cvae[export]'"
         ) from error
     path = os.path.abspath(os.fspath(path))
-    with atomic_target(path, overwrite=overwrite, is_dir=True) as temp:
+    with atomic_path(path, overwrite=overwrite, is_dir=True) as temp:
         os.makedirs(temp, exist_ok=True)
         functions = signature_functions(model)
         with _quiet(tf2onnx):

@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from keras_cvae.export._atomic import atomic_target
+from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.export._signatures import SERVING_DEFAULT
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
@@ -53,7 +53,7 @@ def export_saved_model(model, path, version=1, overwrite=False):
             f"(TF Serving's version folder). Received: version={version!r}"
         )
     target = os.path.join(os.path.abspath(os.fspath(path)), str(version))
-    with atomic_target(target, overwrite=overwrite, is_dir=True) as temp:
+    with atomic_path(target, overwrite=overwrite, is_dir=True) as temp:
         write_saved_model(model, temp)
     return target
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_cvae.export._atomic import atomic_target
+from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.export._signatures import CALIBRATION_TEMPERATURES
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import as_image_array
@@ -99,7 +99,7 @@ def export_tflite(
             )
         images = as_image_array(representative_data, model, num_calibration_samples)
     path = os.path.abspath(os.fspath(path))
-    with atomic_target(path, overwrite=overwrite) as temp:
+    with atomic_path(path, overwrite=overwrite) as temp:
         with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
             write_saved_model(model, directory)
             content = convert_saved_model(directory, model, quantization, images)

@@ -1,4 +1,4 @@
-"""Writes that either complete or leave nothing behind: temp file/dir, then rename."""
+"""Writes that either complete or leave nothing behind: write beside the target, then rename."""
 
 import contextlib
 import os
@@ -6,49 +6,90 @@ import shutil
 import tempfile
 
 
-def atomic_write_bytes(path, data):
-    """Writes `data` to `path` through a temporary file in the same directory."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
-
-
 @contextlib.contextmanager
-def atomic_directory(path, overwrite=False):
-    """Yields a temporary directory that replaces `path` only if the block succeeds.
+def atomic_path(path, overwrite=False, is_dir=False):
+    """Yields a temporary path beside `path`; moves it to `path` if the block succeeds.
 
-    Raises `FileExistsError` if `path` exists and `overwrite` is False. On
-    failure the temporary directory is removed and `path` is untouched.
+    The temporary name starts with a dot and ends with `.partial` (TF Serving
+    ignores such a folder in a model's base path, since it is not a number),
+    and a temporary file keeps `path`'s name, so suffix checks such as
+    Keras's `.keras` / `.weights.h5` still pass. If the block raises, the
+    temporary file or folder is removed and `path` is left as it was. Files
+    are flushed to disk before the rename, so a killed process leaves the
+    old `path` or the new one, never a truncated one.
+
+    Args:
+        path: str. The final file or folder.
+        overwrite: bool. Replace an existing `path`. Defaults to `False`
+            (raise a `FileExistsError`).
+        is_dir: bool. Whether the artifact is a folder. Defaults to `False`.
+
+    Example:
+
+    >>> with atomic_path("run/model.keras", overwrite=True) as temporary:
+    ...     model.save(temporary)
     """
-    path = os.path.abspath(os.fspath(path))
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(
-            f"Refusing to overwrite {path}: it exists. Pass overwrite=True (--overwrite) "
-            "or choose another path."
+    if not isinstance(overwrite, bool):
+        raise ValueError(
+            f"Invalid value for argument `overwrite`. Expected a bool. Received: overwrite={overwrite!r}"
         )
-    parent = os.path.dirname(path)
+    path = os.path.abspath(os.fspath(path))
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(
+            f"{path} already exists. Pass `overwrite=True` (`--overwrite` on the command line) "
+            f"to replace it, or choose another path. Received: path={path!r}"
+        )
+    parent, base = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.path.basename(path)}-")
+    work = tempfile.mkdtemp(prefix=f".{base}.", suffix=".partial", dir=parent)
+    temporary = work if is_dir else os.path.join(work, base)
     try:
-        yield tmp
-        if os.path.exists(path):
-            old = tempfile.mkdtemp(dir=parent, prefix=f".old-{os.path.basename(path)}-")
-            os.replace(path, os.path.join(old, "previous"))
-            os.replace(tmp, path)
+        if is_dir:
+            os.chmod(work, 0o755)  # mkdtemp makes it private; a published folder is not
+        yield temporary
+        if not is_dir:
+            with open(temporary, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(temporary, path)  # atomic, also over an existing file
+        elif os.path.lexists(path):  # only reached with overwrite=True
+            # A folder cannot be replaced in one rename: move the old one aside first.
+            old = tempfile.mkdtemp(prefix=f".{base}.", suffix=".old", dir=parent)
+            os.rename(path, os.path.join(old, base))
+            try:
+                os.rename(temporary, path)
+            except BaseException:
+                os.rename(os.path.join(old, base), path)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            os.rename(temporary, path)
+        _fsync_directory(parent)
+    finally:
+        if os.path.lexists(work):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def atomic_write_bytes(path, data):
+    """Writes `data` to `path` (replacing it) through a temporary file beside it."""
+    with atomic_path(path, overwrite=True) as temporary:
+        with open(temporary, "wb") as f:
+            f.write(data)
+
+
+def atomic_directory(path, overwrite=False):
+    """`atomic_path(path, overwrite, is_dir=True)`: a folder that appears whole or not at all."""
+    return atomic_path(path, overwrite=overwrite, is_dir=True)
+
+
+def _fsync_directory(directory):
+    """Makes a rename in `directory` durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -26,7 +26,7 @@ def test_atomic_directory(tmp_path):
     with atomic_directory(target) as tmp:
         open(os.path.join(tmp, "a.txt"), "w").write("one")
     assert (target / "a.txt").read_text() == "one"
-    with pytest.raises(FileExistsError, match="Refusing to overwrite"):
+    with pytest.raises(FileExistsError, match="already exists"):
         with atomic_directory(target):
             pass
     with pytest.raises(RuntimeError):
