@@ -11,49 +11,83 @@ import sys
 
 
 def _quiet_tensorflow(verbose):
-    if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-        import warnings
+    """Hides TensorFlow's start-up logs (CUDA probing, CPU features) unless `--verbose`."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    import warnings
 
-        warnings.filterwarnings("ignore", category=UserWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-def _positive_int(text):
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    # Some lines are written before absl's logging starts, whatever the level:
+    # silence the stderr file descriptor while TensorFlow loads.
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    tf.get_logger().setLevel("ERROR")
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
-    return value
+def _number(kind, low=None, high=None, low_open=False, high_open=False):
+    """An argparse type: `kind` (int or float) within a range, else the accepted range."""
+    bounds = []
+    if low is not None:
+        bounds.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        bounds.append(f"{'<' if high_open else '<='} {high:g}")
+    expected = f"{'an integer' if kind is int else 'a number'} {' and '.join(bounds)}".strip()
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text!r}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high or value != value:
+            raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, received {text!r}")
-    return value
+_positive_int = _number(int, 1)
+_positive_float = _number(float, 0, low_open=True)
+_non_negative_float = _number(float, 0)
+_rate = _number(float, 0, 1, high_open=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line: `keras-cvae train: error: argument --epochs: ...`."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _load(preset, load_weights=True):
     import keras_cvae
 
     return keras_cvae.VAE.from_preset(preset, load_weights=load_weights)
+
+
+def _preset_dataset(preset, dataset):
+    """`dataset`, or the dataset recorded in the preset's metadata."""
+    if dataset:
+        return dataset
+    from keras_cvae.zoo import read_metadata
+
+    recorded = read_metadata(preset).get("dataset") or "digits"
+    return recorded.get("name", "digits") if isinstance(recorded, dict) else recorded
 
 
 def _print_json(results, path=None):
@@ -69,22 +103,27 @@ def _print_json(results, path=None):
 
 
 def presets(args):
-    import keras_cvae
+    from keras_cvae.zoo import PRESETS
+    from keras_cvae.zoo import list_presets
+    from keras_cvae.zoo import read_metadata
 
     rows = [("name", "blocks", "input", "params", "dataset", "weights", "test bits/dim")]
-    for name, entry in keras_cvae.list_presets().items():
-        bits = entry.get("bits_per_dim")
-        rows.append(
-            (
-                name,
-                entry.get("blocks", ""),
-                "×".join(map(str, entry["input_shape"])),
-                f"{entry['params']:,}",
-                entry.get("dataset", ""),
-                "yes" if entry.get("weights") else "no",
-                f"{bits:.3f}" if bits is not None else "—",
-            )
-        )
+    for name, entry in list_presets().items():
+        net = PRESETS[name].conv_net
+        blocks = f"{net['block']} ×{net['depth']}, C={net['channels']}"
+        if net["block"] == "bottleneck":
+            blocks += f", D={net.get('bottleneck_channels', 64)}"
+        bits = (read_metadata(name).get("metrics") or {}).get("bits_per_dim")
+        params = entry.get("parameter_count")
+        rows.append((
+            name,
+            f"{blocks}, k={net.get('kernel_size', 3)}",
+            "×".join(map(str, entry["input_shape"])),
+            f"{params:,}" if params else "—",
+            entry["dataset"],
+            "yes" if entry["pretrained"] else "no (train it)",
+            f"{bits:.3f}" if bits is not None else "—",
+        ))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -93,22 +132,25 @@ def presets(args):
 def evaluate(args):
     import keras_cvae
     from keras_cvae import datasets
+    from keras_cvae.zoo.train_preset import as_array_if_small
 
     model = _load(args.preset)
-    dataset_name = args.dataset or model.preset_metadata.get("dataset", "digits")
+    dataset_name = _preset_dataset(args.preset, args.dataset)
     data, info = datasets.load(dataset_name, args.split, batch_size=args.batch_size, with_info=True,
                                image_size=model.image_shape[:2], channels=model.image_shape[-1],
                                data_dir=args.data_dir)
+    data = as_array_if_small(data, info, model.image_shape)  # the progress bar knows the total
     results = keras_cvae.evaluate_density(
         model, data, intensity_levels=info.intensity_levels, num_samples=args.iw_samples,
-        seed=args.seed, verbose=1,
+        seed=args.seed, batch_size=args.batch_size, verbose=1,
     )
     results.update({"preset": args.preset, "dataset": dataset_name, "split": args.split})
     _print_json(results, args.json)
 
 
 def sample(args):
-    from keras_cvae.utils import image_grid, save_png
+    from keras_cvae.utils import image_grid
+    from keras_cvae.utils import save_png
 
     model = _load(args.preset)
     images = model.sample(args.num, seed=args.seed, temperature=args.temperature,
@@ -121,12 +163,13 @@ def reconstruct(args):
     import numpy as np
 
     from keras_cvae import datasets
-    from keras_cvae.utils import image_grid, save_png
+    from keras_cvae.utils import image_grid
+    from keras_cvae.utils import save_png
 
     model = _load(args.preset)
-    dataset_name = args.dataset or model.preset_metadata.get("dataset", "digits")
-    data = datasets.load(dataset_name, args.split, batch_size=args.num, data_dir=args.data_dir,
-                         image_size=model.image_shape[:2], channels=model.image_shape[-1])
+    data = datasets.load(_preset_dataset(args.preset, args.dataset), args.split, batch_size=args.num,
+                         data_dir=args.data_dir, image_size=model.image_shape[:2],
+                         channels=model.image_shape[-1])
     images = next(iter(data)).numpy()
     recon = np.asarray(model.reconstruct(images))
     grid = image_grid(np.concatenate([images, recon]), columns=len(images), scale=args.scale)
@@ -142,9 +185,9 @@ def export(args):
     representative = None
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     if any(f.startswith("tflite") for f in formats):
-        dataset_name = args.dataset or model.preset_metadata.get("dataset", "digits")
-        data = datasets.load(dataset_name, "train", batch_size=100, data_dir=args.data_dir,
-                             image_size=model.image_shape[:2], channels=model.image_shape[-1])
+        data = datasets.load(_preset_dataset(args.preset, args.dataset), "train", batch_size=100,
+                             data_dir=args.data_dir, image_size=model.image_shape[:2],
+                             channels=model.image_shape[-1])
         representative = next(iter(data)).numpy()
     export_all(model, args.out, formats=formats, representative_data=representative,
                overwrite=args.overwrite)
@@ -152,21 +195,52 @@ def export(args):
 
 
 def train(args):
-    from keras_cvae.zoo.train_preset import train_preset
+    from keras_cvae.zoo import train_preset as training
 
-    metadata = train_preset(args.preset, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, seed=args.seed,
-                            num_samples=args.iw_samples, overwrite=args.overwrite,
-                            command="keras-cvae " + " ".join(sys.argv[1:]))
-    print(json.dumps(metadata["metrics"], indent=2))
-    print(f"Preset, metrics and sample images written to {args.out}")
+    name = os.path.basename(os.path.normpath(args.preset))
+    run_dir = args.out or os.path.join("runs", name)
+    preset_dir = os.path.join(run_dir, "preset")
+    overrides = {key: getattr(args, key) for key in _OVERRIDES if getattr(args, key) is not None}
+    mixed_precision = args.mixed_precision
+    if mixed_precision == "auto":
+        import tensorflow as tf
+
+        mixed_precision = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    metadata = training.train_preset(
+        args.preset, preset_dir, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, seed=args.seed, num_samples=args.iw_samples,
+        overwrite=args.overwrite, dataset=args.dataset, data_dir=args.data_dir,
+        overrides=overrides, warmup_epochs=args.warmup, strategy=args.strategy,
+        jit_compile=args.jit_compile, mixed_precision=mixed_precision, run_dir=run_dir,
+        command="keras-cvae " + " ".join(sys.argv[1:]), check_metrics=False,
+    )
+    if metadata is None:  # a non-chief worker: the chief writes the run
+        return
+    metrics = metadata["metrics"]
+    epochs = metadata["training"]["epochs"]
+    samples = os.path.join(run_dir, training.SAMPLES_DIR)
+    bits = metrics.get("bits_per_dim")
+    print(
+        f"\nTest split: negative ELBO {metrics['negative_elbo_nats']:.2f} nats, "
+        f"NLL (K={metrics['num_samples']}) {metrics['nll_nats']:.2f} nats"
+        + (f", {bits:.3f} bits/dim" if bits is not None else "")
+        + f"\n  samples:     {os.path.join(samples, f'samples_epoch_{epochs:03d}.png')} "
+        f"(one per epoch in {samples}/), {os.path.join(preset_dir, 'samples.png')}"
+        f"\n  preset:      {preset_dir}   (keras-cvae sample --preset {preset_dir} --out grid.png)"
+        f"\n  metrics:     {os.path.join(run_dir, training.METRICS_FILE)}"
+        f"\n  tensorboard: tensorboard --logdir {os.path.join(run_dir, training.LOG_DIR)}"
+    )
 
 
 # === Parser ===
 
+# `train` flags for the lecture's hyper-parameters → `train_preset(overrides=...)` keys.
+_OVERRIDES = ("channels", "bottleneck_channels", "kernel_size", "depth", "dropout_rate", "l2",
+              "latent_dim", "beta")
+
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-cvae", description="Convolutional VAEs for Keras: train, evaluate, sample, export."
     )
     parser.add_argument("--verbose", action="store_true", help="show tracebacks and TensorFlow logs")
@@ -181,16 +255,40 @@ def build_parser():
 
     command("presets", presets, "list the model zoo")
 
-    sub = command("train", train, "train a preset (default: the digits preset on the embedded data)")
-    sub.add_argument("--preset", default="digits_basic", help="preset name or directory (architecture)")
-    sub.add_argument("--epochs", type=_positive_int, default=None)
-    sub.add_argument("--batch-size", type=_positive_int, default=None, help="batch size B")
-    sub.add_argument("--learning-rate", type=_positive_float, default=None)
+    sub = command("train", train, "train a preset (default: digits_basic on the embedded digits)")
+    sub.add_argument("--preset", default="digits_basic",
+                     help="registered name or preset folder: the architecture, trained from scratch")
+    sub.add_argument("--dataset", default=None,
+                     help="digits, a prepared TFDS name, or a folder of images (default: the preset's)")
+    sub.add_argument("--data-dir", default=None, help="TFDS data directory")
+    sub.add_argument("--epochs", type=_positive_int, default=20, help="default: 20")
+    sub.add_argument("--batch-size", type=_positive_int, default=None,
+                     help="B, the global batch (default: the preset's)")
+    sub.add_argument("--learning-rate", type=_positive_float, default=None,
+                     help="Adam's, cosine-decayed to 0 (default: the preset's)")
+    sub.add_argument("--strategy", default="auto", choices=("auto", "one_device", "mirrored",
+                                                            "multi_worker", "tpu"))
+    sub.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    sub.add_argument("--mixed-precision", nargs="?", const="auto", default="float32",
+                     choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+                     help="16-bit compute (alone: float16 on GPU, bfloat16 otherwise)")
+    sub.add_argument("--out", default=None, metavar="RUN_DIR",
+                     help="run folder (default: runs/<preset>); rerun to resume")
+    sub.add_argument("--overwrite", action="store_true", help="discard RUN_DIR and start afresh")
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--out", default="runs/digits_basic", help="preset directory to write")
-    sub.add_argument("--overwrite", action="store_true")
     sub.add_argument("--iw-samples", type=_positive_int, default=100,
-                     help="K for the final importance-weighted NLL")
+                     help="K of the final importance-weighted NLL (default: 100)")
+    hyper = sub.add_argument_group("hyper-parameters (default: the preset's)")
+    hyper.add_argument("--channels", type=_positive_int, metavar="C")
+    hyper.add_argument("--bottleneck-channels", type=_positive_int, metavar="D")
+    hyper.add_argument("--kernel-size", type=_positive_int, metavar="k")
+    hyper.add_argument("--depth", type=_positive_int, metavar="L", help="residual blocks")
+    hyper.add_argument("--dropout", dest="dropout_rate", type=_rate, metavar="RATE")
+    hyper.add_argument("--l2", type=_non_negative_float)
+    hyper.add_argument("--latent-dim", type=_positive_int, metavar="Z")
+    hyper.add_argument("--beta", type=_non_negative_float, help="weight of the KL term")
+    hyper.add_argument("--warmup", type=_non_negative_float, metavar="EPOCHS",
+                       help="linear KL warm-up from 0 over this many epochs")
 
     def data_options(sub):
         sub.add_argument("--preset", required=True, help="preset name or directory")
@@ -200,7 +298,7 @@ def build_parser():
 
     sub = command("evaluate", evaluate, "negative ELBO, importance-weighted NLL and bits/dim")
     data_options(sub)
-    sub.add_argument("--iw-samples", type=_positive_int, default=1000, help="K")
+    sub.add_argument("--iw-samples", type=_positive_int, default=1000, help="K (default: 1000)")
     sub.add_argument("--batch-size", type=_positive_int, default=64)
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--json", default=None, help="also write the results here")
@@ -236,16 +334,18 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    _quiet_tensorflow(args.verbose)
     try:
+        _quiet_tensorflow(args.verbose)
         args.function(args)
     except KeyboardInterrupt:
         print("keras-cvae: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError, OSError) as error:
+    except Exception as error:
         if args.verbose:
             raise
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = " ".join(str(error).split()) or type(error).__name__
+        if isinstance(error, ImportError) or not isinstance(error, (ValueError, OSError, KeyError)):
+            message = f"{type(error).__name__}: {message} (rerun with --verbose for the traceback)"
         print(f"keras-cvae {args.command}: error: {message}", file=sys.stderr)
         return 2
     return 0

@@ -5,9 +5,10 @@
 """
 
 from keras_cvae.zoo.preset_io import from_preset
+from keras_cvae.zoo.preset_io import read_metadata
 from keras_cvae.zoo.preset_io import save_to_preset
 from keras_cvae.zoo.registry import PRESETS
 from keras_cvae.zoo.registry import Preset
 from keras_cvae.zoo.registry import list_presets
 
-__all__ = ["PRESETS", "Preset", "from_preset", "list_presets", "save_to_preset"]
+__all__ = ["PRESETS", "Preset", "from_preset", "list_presets", "read_metadata", "save_to_preset"]

@@ -43,7 +43,7 @@ def model_card(metadata):
     name = metadata["preset"]
     training = metadata["training"]
     metrics = metadata["metrics"]
-    check = metadata["check_metrics"]
+    check = metadata.get("check_metrics")
     gmm = GMM_BASELINE if metadata["dataset"]["name"] == "digits" and GMM_BASELINE["nll_nats"] else {}
     lines = [
         f"# `{name}`",
@@ -94,7 +94,8 @@ def model_card(metadata):
         "",
         f"Reproduce: `{metrics['command']}`.",
         f"Quick check used by the tests: K = {check['num_samples']}, seed {check['seed']}: "
-        f"−ELBO {check['negative_elbo_nats']:.3f} nats, {check['bits_per_dim']:.4f} bits/dim.",
+        f"−ELBO {check['negative_elbo_nats']:.3f} nats, {check['bits_per_dim']:.4f} bits/dim."
+        if check else "",
         "",
         "## Samples and reconstructions",
         "",

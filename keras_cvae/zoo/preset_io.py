@@ -121,8 +121,7 @@ def from_preset(preset, load_weights=True):
     """
     directory = resolve_preset(preset)
     config = _read_json(os.path.join(directory, CONFIG_FILE))
-    metadata_path = os.path.join(directory, METADATA_FILE)
-    metadata = _read_json(metadata_path) if os.path.exists(metadata_path) else {}
+    metadata = read_metadata(directory)
     if not isinstance(config, dict) or config.get("registered_name", config.get("class_name")) not in (
         _EXPECTED_CLASS, "VAE"
     ) or "config" not in config:
@@ -137,6 +136,18 @@ def from_preset(preset, load_weights=True):
     if load_weights:
         _load_checked_weights(model, directory, metadata, preset)
     return model
+
+
+def read_metadata(preset):
+    """The `metadata.json` of a registered preset or a preset folder, as a dict (`{}` if absent).
+
+    Example:
+
+    >>> keras_cvae.zoo.read_metadata("digits_basic")["dataset"]["name"]
+    'digits'
+    """
+    path = os.path.join(resolve_preset(preset), METADATA_FILE)
+    return _read_json(path) if os.path.exists(path) else {}
 
 
 def resolve_preset(preset):
