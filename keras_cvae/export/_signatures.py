@@ -4,7 +4,8 @@ Every format exports the same four functions of a `keras_cvae.VAE`, with
 float32 inputs and outputs and a dynamic batch dimension `B`:
 
 - `encode(images)` -> `z_mean (B, Z)`, `z_scale_tril (B, Z, Z)`
-- `decode(z)` -> `x_mean (B, *image_shape)`, `x_scale (B, 1, ..., 1)`
+- `decode(z)` -> `x_mean (B, *image_shape)`, `x_scale (B, 1, ..., 1)` (`(B, *image_shape)`
+  for the per-pixel decoder scales)
 - `reconstruct(images)` -> `x_mean (B, *image_shape)`
 - `sample(z_noise, pixel_noise, temperature)` -> `images (B, *image_shape)`,
   `images = g(temperature * z_noise) + x_scale * pixel_noise`.

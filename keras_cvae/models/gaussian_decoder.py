@@ -6,7 +6,7 @@ from keras import ops
 from keras_cvae.layers import PaddedConv
 from keras_cvae.models.conv_net_config import as_conv_net
 
-DECODER_SCALES = ("constant", "learned", "linear", "per_pixel")
+DECODER_SCALES = ("constant", "learned", "linear", "per_pixel", "linear_per_pixel")
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -24,18 +24,21 @@ class GaussianDecoder(keras.layers.Layer):
       one per example, started near `scale`.
     - `"per_pixel"`: one trainable `σ` per output pixel and channel, started
       at `scale` (lets always-empty borders get a small `σ`).
+    - `"linear_per_pixel"`: `σ(z)` per output pixel and channel, a 1×1
+      convolution of `h` like `f_mean` (a linear function of the features at
+      each position), started at `scale`. The lecture's `σ(z)² I` made
+      diagonal: each pixel's uncertainty depends on `z`.
 
     Learned scales are `softplus(·) + min_scale` in float32. Call returns
     `(mean, scale)`: `mean` `(B, *image_shape)`, `scale` `(B, 1, ..., 1)`, or
-    `(B, *image_shape)` for `"per_pixel"`.
+    `(B, *image_shape)` for `"per_pixel"` and `"linear_per_pixel"`.
 
     Args:
         image_shape: tuple. `(d, d, C_out)` for 2-d images (channels-last;
             `(d, C_out)` or `(d, d, d, C_out)` for 1-d or 3-d convnets).
         conv_net: `keras_cvae.layers.ConvNet` or a dict of its arguments. `h`.
-        decoder_scale: str. `"constant"`, `"learned"`, `"linear"` or
-            `"per_pixel"`.
-            Defaults to `"learned"`.
+        decoder_scale: str. `"constant"`, `"learned"`, `"linear"`,
+            `"per_pixel"` or `"linear_per_pixel"`. Defaults to `"learned"`.
         scale: float. The constant `σ`, or the initial one. Defaults to `0.1`.
         min_scale: float. Lower bound of a learned `σ`. Defaults to `1e-3`.
         **kwargs: Base `keras.layers.Layer` arguments.
@@ -107,6 +110,16 @@ class GaussianDecoder(keras.layers.Layer):
                 dtype="float32",
                 name="f_var",
             )
+        elif decoder_scale == "linear_per_pixel":
+            self.f_var = PaddedConv(
+                self.conv_net.rank,
+                image_shape[-1],
+                1,
+                kernel_initializer="zeros",
+                bias_initializer=keras.initializers.Constant(raw_start),
+                dtype="float32",
+                name="f_var",
+            )
         self._raw_start = raw_start
 
     def build(self, input_shape):
@@ -120,8 +133,10 @@ class GaussianDecoder(keras.layers.Layer):
         if not self.conv_net.built:  # a ConvNet passed in or deserialized may be built
             self.conv_net.build(features)
         self.f_mean.build(features)
-        if self.f_var is not None:
+        if self.decoder_scale == "linear":
             self.f_var.build((input_shape[0], math.prod(self._features_shape)))
+        elif self.decoder_scale == "linear_per_pixel":
+            self.f_var.build(features)
         if self.decoder_scale == "learned":
             self.raw_scale = self.add_weight(
                 name="raw_scale",
@@ -153,6 +168,9 @@ class GaussianDecoder(keras.layers.Layer):
         elif self.decoder_scale == "per_pixel":
             scale = ops.softplus(self.raw_scale) + self.min_scale
             scale = ops.broadcast_to(scale[None], (batch, *self.image_shape))
+        elif self.decoder_scale == "linear_per_pixel":
+            scale = ops.softplus(ops.cast(self.f_var(ops.cast(h, "float32")), "float32"))
+            scale = scale + self.min_scale
         else:
             raw = self.f_var(ops.reshape(h, (batch, -1)))
             scale = ops.reshape(ops.softplus(ops.cast(raw, "float32")) + self.min_scale, (batch, *ones))
@@ -160,7 +178,7 @@ class GaussianDecoder(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
-        if self.decoder_scale == "per_pixel":
+        if self.decoder_scale in ("per_pixel", "linear_per_pixel"):
             return (batch, *self.image_shape), (batch, *self.image_shape)
         return (batch, *self.image_shape), (batch,) + (1,) * len(self.image_shape)
 

@@ -50,6 +50,26 @@ def test_decoder_outputs(decoder_scale, tmp_path):
     assert (decoder.f_var is not None) == (decoder_scale == "linear")
 
 
+def test_decoder_linear_per_pixel_scale(tmp_path):
+    decoder = keras_cvae.GaussianDecoder((6, 6, 3), CONV_NET, decoder_scale="linear_per_pixel", scale=0.2)
+    z = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
+    mean, scale = roundtrip(decoder, z, tmp_path)
+    assert mean.shape == scale.shape == (4, 6, 6, 3)
+    assert decoder.compute_output_shape((4, 3)) == ((4, 6, 6, 3), (4, 6, 6, 3))
+    np.testing.assert_allclose(scale, 0.2, rtol=1e-4)  # zero kernel: starts at `scale`
+    # σ(z) = softplus(1×1 conv of the decoder's features) + min_scale, per pixel and channel.
+    assert decoder.f_var.kernel.shape == (1, 1, 8, 3)
+    rng = np.random.default_rng(3)
+    decoder.f_var.kernel.assign(rng.normal(size=(1, 1, 8, 3)).astype("float32"))
+    _, scale = decoder(z)
+    features = decoder.conv_net(
+        keras.ops.reshape(decoder.f_in(z), (4, 6, 6, 8)), training=False)
+    raw = np.einsum("bhwc,cd->bhwd", np.asarray(features), np.asarray(decoder.f_var.kernel[0, 0]))
+    raw = raw + np.asarray(decoder.f_var.bias)
+    np.testing.assert_allclose(scale, np.logaddexp(0, raw) + decoder.min_scale, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(scale[0], scale[1])  # depends on z
+
+
 
 def test_decoder_per_pixel_scale(tmp_path):
     decoder = keras_cvae.GaussianDecoder((6, 6, 3), CONV_NET, decoder_scale="per_pixel", scale=0.2)
