@@ -182,16 +182,16 @@ def export(args):
     from keras_cvae.export import export_all
 
     model = _load(args.preset)
-    representative = None
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    if any(f.startswith("tflite") for f in formats):
-        data = datasets.load(_preset_dataset(args.preset, args.dataset), "train", batch_size=100,
-                             data_dir=args.data_dir, image_size=model.image_shape[:2],
-                             channels=model.image_shape[-1])
-        representative = next(iter(data)).numpy()
-    export_all(model, args.out, formats=formats, representative_data=representative,
-               overwrite=args.overwrite)
-    print(f"Exported {', '.join(formats)} to {args.out}")
+    quantizations = [None if q.strip() == "float32" else q.strip()
+                     for q in args.quantize.split(",") if q.strip()]
+    # Training images: int8 calibration, and what the report compares and times on.
+    data = datasets.load(_preset_dataset(args.preset, args.dataset), "train", batch_size=100,
+                         data_dir=args.data_dir, image_size=model.image_shape[:2],
+                         channels=model.image_shape[-1])
+    paths = export_all(model, args.out, formats=formats, quantizations=quantizations,
+                       representative_data=next(iter(data)).numpy(), overwrite=args.overwrite)
+    print(f"Exported {', '.join(sorted(paths))} to {args.out}")
 
 
 def train(args):
@@ -322,11 +322,13 @@ def build_parser():
     sub = command("export", export, "SavedModel, TFLite and ONNX artifacts with a report")
     sub.add_argument("--preset", required=True)
     sub.add_argument("--format", default="saved_model,tflite",
-                     help="comma-separated: saved_model, tflite, tflite_float16, tflite_dynamic, "
-                          "tflite_int8, onnx")
+                     help="comma-separated: saved_model, tflite, onnx (default: saved_model,tflite)")
+    sub.add_argument("--quantize", default="float32,float16,dynamic,int8",
+                     help="comma-separated TFLite variants (default: all four)")
     sub.add_argument("--out", required=True)
     sub.add_argument("--overwrite", action="store_true")
-    sub.add_argument("--dataset", default=None, help="representative data for int8")
+    sub.add_argument("--dataset", default=None,
+                     help="training images for int8 calibration and the report (default: the preset's)")
     sub.add_argument("--data-dir", default=None)
     return parser
 

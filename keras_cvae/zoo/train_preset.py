@@ -189,7 +189,6 @@ def train_preset(
         callbacks, initial_epoch = [], 0
         chief = strategy.extended.should_checkpoint
         if run_dir is not None:
-            callbacks += distribute.resumable_callbacks(run_dir)
             state = distribute.read_backup_state(os.path.join(run_dir, BACKUP_DIR))
             initial_epoch = state["epoch"] if state else 0
             if initial_epoch and verbose:
@@ -202,6 +201,8 @@ def train_preset(
                     ImageLogger(os.path.join(run_dir, SAMPLES_DIR), images=test_images[:8],
                                 log_dir=log_dir, seed=seed),
                 ]
+            # Last: an epoch's backup is written after its logs and pictures.
+            callbacks += distribute.resumable_callbacks(run_dir)
         start = time.time()
         model.fit(train_data, epochs=epochs, validation_data=validation, callbacks=callbacks,
                   verbose=verbose)

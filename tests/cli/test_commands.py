@@ -1,0 +1,80 @@
+"""`keras-cvae presets`, `sample` from the zoo, and what a user sees when something is wrong."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli.conftest import COMMAND
+from tests.cli.conftest import decode_png
+from tests.cli.conftest import finish
+from tests.cli.conftest import grid_size
+
+
+def _one_line_error(result, *expected):
+    code, stdout, stderr = result
+    assert code != 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def test_presets_lists_the_zoo_as_a_table(quick_commands):
+    code, stdout, stderr = finish(quick_commands["presets"])
+    assert code == 0 and stderr == ""  # no TensorFlow start-up noise
+    header, *rows = stdout.strip().splitlines()
+    assert header.split() == ["name", "blocks", "input", "params", "dataset", "weights", "test",
+                              "bits/dim"]
+    by_name = {row.split()[0]: row for row in rows}
+    assert set(by_name) == {"digits_basic", "digits_bottleneck", "digits_basic_full",
+                            "mnist_basic", "cifar10_bottleneck", "celeba64_basic"}
+    assert "8×8×1" in by_name["digits_basic"] and "497,953" in by_name["digits_basic"]
+    assert "bottleneck ×2, C=256, D=64, k=3" in by_name["digits_bottleneck"]
+    assert by_name["digits_basic"].split()[-1].replace(".", "").isdigit()  # its test bits/dim
+    assert "no (train it)" in by_name["mnist_basic"] and by_name["mnist_basic"].endswith("—")
+
+
+def test_sample_from_a_pretrained_preset(quick_commands):
+    code, stdout, stderr = finish(quick_commands["sample_pretrained"])
+    assert code == 0, stderr
+    path = stdout.split(" to ")[-1].strip()
+    pixels = decode_png(path)
+    assert pixels.shape == (*grid_size(4, 4, image=8, scale=4), 1)
+    # Digits: dark backgrounds, some bright strokes in every tile.
+    tiles = [pixels[1 + r * 33:33 + r * 33, 1 + c * 33:33 + c * 33] for r in range(4) for c in range(4)]
+    assert all(tile.max() > 150 and (tile < 60).mean() > 0.3 for tile in tiles)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["train", "--epochs", "0"], ["--epochs", "an integer >= 1", "Received: 0"]),
+        (["train", "--dropout", "1.5"], ["--dropout", ">= 0 and < 1", "Received: 1.5"]),
+        (["train", "--learning-rate", "-1"], ["--learning-rate", "> 0", "Received: -1"]),
+        (["train", "--strategy", "gpus"], ["--strategy", "'one_device'", "'gpus'"]),
+        (["sample", "--preset", "digits_basic", "--num", "many"], ["--num", "Received: 'many'"]),
+        (["bogus"], ["invalid choice: 'bogus'", "train"]),
+    ],
+)
+def test_bad_flag_values_give_one_line_with_the_accepted_range(args, expected):
+    result = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
+    _one_line_error((result.returncode, result.stdout, result.stderr), *expected)
+
+
+def test_unknown_preset_lists_the_known_names(quick_commands):
+    line = _one_line_error(finish(quick_commands["unknown_preset"]), "digits_basic_typo")
+    for name in ("digits_basic", "digits_bottleneck", "mnist_basic", "celeba64_basic"):
+        assert name in line
+
+
+def test_verbose_shows_the_traceback(quick_commands):
+    code, _, stderr = finish(quick_commands["unknown_preset_verbose"])
+    assert code != 0 and "Traceback" in stderr and "Unknown preset 'nope'" in stderr
+
+
+def test_missing_dataset_offline_says_how_to_get_it(quick_commands):
+    _one_line_error(finish(quick_commands["missing_dataset"]), "'mnist' is not prepared",
+                    "tfds build mnist")

@@ -1,0 +1,180 @@
+"""`keras-cvae train`, killed after its first backup and run again, then the commands on its run.
+
+One short run on the embedded digits (tiny overrides, a few seconds of
+training) serves every test here: it is killed with SIGKILL once the first
+epoch's backup exists, rerun with the same command, and must resume from that
+epoch and write every promised file. `evaluate`, `sample`, `reconstruct` and
+`export` then run on its preset, side by side.
+"""
+
+import json
+import math
+import os
+import re
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from tests.cli.conftest import TIMEOUT
+from tests.cli.conftest import decode_png
+from tests.cli.conftest import finish
+from tests.cli.conftest import grid_size
+from tests.cli.conftest import png_shape
+from tests.cli.conftest import start
+
+EPOCHS = 3
+TRAIN = ["train", "--epochs", EPOCHS, "--batch-size", 128, "--channels", 8, "--depth", 1,
+         "--latent-dim", 4, "--kernel-size", 3, "--dropout", 0.1, "--beta", 1.0, "--warmup", 1,
+         "--iw-samples", 4, "--seed", 1]
+PRESET_FILES = ("config.json", "model.weights.h5", "metadata.json", "README.md", "samples.png",
+                "reconstructions.png")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, cli_env, quick_commands):
+    run_dir = tmp_path_factory.mktemp("cli_run") / "digits"
+    command = [*TRAIN, "--out", run_dir]
+    process = start(cli_env, *command)
+    backup = run_dir / "backup" / "backup.json"
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while not backup.exists():
+            if process.poll() is not None:
+                pytest.fail(f"train ended before its first backup:\n{finish(process)}")
+            assert time.monotonic() < deadline, "no backup within the time limit"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    killed = {
+        "epoch": json.loads(backup.read_text())["epoch"],
+        "metrics": (run_dir / "metrics.json").exists(),
+        "preset": (run_dir / "preset").exists(),
+    }
+    code, stdout, stderr = finish(start(cli_env, *command))
+    assert code == 0, f"exit {code}:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+    return {"dir": run_dir, "killed": killed, "stdout": stdout, "stderr": stderr}
+
+
+@pytest.fixture(scope="module")
+def commands(run, cli_env, tmp_path_factory):
+    """`evaluate`, `sample`, `reconstruct` and `export` on the run's preset, started together."""
+    out = tmp_path_factory.mktemp("cli_outputs")
+    preset = run["dir"] / "preset"
+    started = {
+        "evaluate": start(cli_env, "evaluate", "--preset", preset, "--iw-samples", 3,
+                          "--json", out / "eval.json"),
+        "sample": start(cli_env, "sample", "--preset", preset, "--num", 6, "--columns", 3,
+                        "--scale", 2, "--seed", 0, "--out", out / "samples.png"),
+        "reconstruct": start(cli_env, "reconstruct", "--preset", preset, "--num", 5, "--scale", 3,
+                             "--out", out / "recon.png"),
+        "export": start(cli_env, "export", "--preset", preset, "--format", "saved_model",
+                        "--out", out / "export"),
+    }
+    results = {}
+    for name, process in started.items():
+        code, stdout, stderr = finish(process)
+        assert code == 0, f"{name}: exit {code}:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        results[name] = stdout
+    return out, results
+
+
+def test_killed_run_resumes_from_its_backup_not_from_epoch_0(run):
+    killed = run["killed"]
+    assert 1 <= killed["epoch"] < EPOCHS, killed
+    assert not killed["metrics"] and not killed["preset"], "killed before the end, nothing final"
+    stdout = run["stdout"]
+    assert f"Resuming from the backup of epoch {killed['epoch']}/{EPOCHS}" in stdout
+    epochs = [int(e) for e in re.findall(rf"Epoch (\d+)/{EPOCHS}", stdout)]
+    assert epochs == list(range(killed["epoch"] + 1, EPOCHS + 1))
+    metadata = json.loads((run["dir"] / "preset" / "metadata.json").read_text())
+    assert metadata["training"]["resumed_from_epoch"] == killed["epoch"]
+    assert metadata["training"]["epochs"] == EPOCHS
+    assert json.loads((run["dir"] / "backup" / "backup.json").read_text())["epoch"] == EPOCHS
+
+
+def test_run_writes_every_promised_file(run):
+    run_dir = run["dir"]
+    for name in PRESET_FILES:
+        assert (run_dir / "preset" / name).stat().st_size > 0, name
+    metadata = json.loads((run_dir / "preset" / "metadata.json").read_text())
+    net = metadata["architecture"]["encoder"]["conv_net"]
+    assert (net["channels"], net["depth"], net["dropout_rate"]) == (8, 1, 0.1)
+    assert metadata["architecture"]["encoder"]["latent_dim"] == 4
+    assert metadata["architecture"]["kl_warmup_steps"] == math.ceil(1437 / 128)  # one epoch
+    assert metadata["dataset"]["name"] == "digits"
+    assert metadata["dataset"]["num_train"] == 1437 and metadata["dataset"]["num_test"] == 360
+
+    for epoch in range(1, EPOCHS + 1):  # written by both processes
+        samples = png_shape(run_dir / "samples" / f"samples_epoch_{epoch:03d}.png")
+        assert samples[:2] == grid_size(8, 8, image=8, scale=4)
+        recon = png_shape(run_dir / "samples" / f"reconstructions_epoch_{epoch:03d}.png")
+        assert recon[:2] == grid_size(2, 8, image=8, scale=4)
+
+    events = {part: b"".join(p.read_bytes() for p in (run_dir / "logs" / part).iterdir())
+              for part in ("train", "validation", "images")}
+    assert b"epoch_loss" in events["train"] and b"epoch_kl" in events["train"]
+    assert b"epoch_loss" in events["validation"]
+    assert b"samples" in events["images"] and b"reconstructions" in events["images"]
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics == metadata["metrics"] and metrics["num_samples"] == 4
+    for key in ("negative_elbo_nats", "nll_nats", "bits_per_dim"):
+        assert math.isfinite(metrics[key]), key
+    assert metrics["bits_per_dim"] > 0
+
+    last_lines = run["stdout"].strip().splitlines()[-5:]
+    for path in (run_dir / "preset", run_dir / "metrics.json",
+                 run_dir / "samples" / f"samples_epoch_{EPOCHS:03d}.png"):
+        assert any(str(path) in line for line in last_lines), path
+
+
+def test_tensorflow_start_up_noise_is_hidden(run):
+    assert "cuda" not in run["stderr"].lower() and "absl" not in run["stderr"]
+
+
+def test_evaluate_prints_and_writes_the_same_metrics(commands):
+    out, stdout = commands
+    results = json.loads((out / "eval.json").read_text())
+    assert json.loads(stdout["evaluate"][stdout["evaluate"].index("{"):]) == results
+    assert results["num_examples"] == 360 and results["num_samples"] == 3
+    assert results["split"] == "test" and results["dataset"] == "digits"
+    # IWAE with K = 3 is a tighter bound than the ELBO (up to Monte-Carlo noise).
+    assert results["nll"] <= results["negative_elbo"] + 1.0
+    dims, levels = 64, 17
+    bits = (results["nll"] + dims * math.log(levels)) / (dims * math.log(2))
+    assert results["bits_per_dim"] == pytest.approx(bits, rel=1e-6)
+
+
+def test_sample_writes_the_requested_grid(commands):
+    out, stdout = commands
+    pixels = decode_png(out / "samples.png")
+    assert pixels.shape == (*grid_size(2, 3, image=8, scale=2), 1)
+    assert pixels.std() > 0
+    assert str(out / "samples.png") in stdout["sample"]
+
+
+def test_reconstruct_puts_inputs_above_reconstructions(commands):
+    from sklearn.datasets import load_digits
+
+    out, _ = commands
+    pixels = decode_png(out / "recon.png")[..., 0]
+    assert pixels.shape == grid_size(2, 5, image=8, scale=3)
+    inputs = np.round(load_digits().images[1437:1442] / 16 * 255).astype("uint8")  # test split
+    for i, digit in enumerate(inputs):
+        left = 1 + i * (8 * 3 + 1)
+        np.testing.assert_array_equal(pixels[1:25:3, left:left + 24:3], digit)  # top row: inputs
+        below = pixels[26:50:3, left:left + 24:3]
+        assert not np.array_equal(below, digit) and below.std() > 0  # bottom row: reconstructions
+
+
+def test_export_writes_a_saved_model_and_report(commands):
+    out, stdout = commands
+    assert (out / "export" / "saved_model" / "vae" / "1" / "saved_model.pb").exists()
+    report = json.loads((out / "export" / "export_report.json").read_text())
+    assert "saved_model" in report["artifacts"]
