@@ -39,6 +39,11 @@ def image_grid(images, columns=None, padding=1, scale=1):
     return np.round(grid * 255).astype("uint8")
 
 
+def png_bytes(image):
+    """A uint8 `(H, W, C)` image encoded as PNG."""
+    return tf.io.encode_png(image).numpy()
+
+
 def save_png(path, image):
     """Writes a uint8 `(H, W, C)` image to `path` as PNG, atomically."""
-    atomic_write_bytes(path, tf.io.encode_png(image).numpy())
+    atomic_write_bytes(path, png_bytes(image))

@@ -3,7 +3,9 @@
 import json
 
 import numpy as np
-import tensorflow as tf
+
+from keras_cvae.utils.image_grid import image_grid
+from keras_cvae.utils.image_grid import png_bytes
 
 # scikit-learn GaussianMixture on the digits' training split with the same
 # dequantization, test metrics: recorded from `python bench/gmm_baseline.py`.
@@ -21,21 +23,9 @@ def model_card_files(model, metadata, test_images, seed=0, grid=8, zoom=4):
         rows.append(reconstructions[i * grid:(i + 1) * grid])
     return {
         "README.md": model_card(metadata),
-        "samples.png": _png(_tile(samples, grid), zoom),
-        "reconstructions.png": _png(_tile(np.concatenate(rows), grid), zoom),
+        "samples.png": png_bytes(image_grid(samples, columns=grid, scale=zoom)),
+        "reconstructions.png": png_bytes(image_grid(np.concatenate(rows), columns=grid, scale=zoom)),
     }
-
-
-def _tile(images, columns):
-    n, h, w, c = images.shape
-    rows = n // columns
-    images = images[: rows * columns].reshape(rows, columns, h, w, c)
-    return images.transpose(0, 2, 1, 3, 4).reshape(rows * h, columns * w, c)
-
-
-def _png(image, zoom):
-    image = np.repeat(np.repeat(np.clip(image, 0.0, 1.0), zoom, axis=0), zoom, axis=1)
-    return tf.io.encode_png(tf.constant(np.round(image * 255).astype("uint8"))).numpy()
 
 
 def model_card(metadata):
