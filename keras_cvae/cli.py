@@ -6,6 +6,7 @@ Every sub-command is a thin shell over a library function; errors are one line
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -53,7 +54,7 @@ def _number(kind, low=None, high=None, low_open=False, high_open=False):
             raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text!r}") from None
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high or value != value:
+        if too_low or too_high or math.isnan(value):
             raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text}")
         return value
 
@@ -337,7 +338,12 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        _quiet_tensorflow(args.verbose)
+        if getattr(args, "preset", None):
+            from keras_cvae.zoo import resolve_preset
+
+            resolve_preset(args.preset)  # an unknown name fails before TensorFlow loads
+        if args.function is not presets:
+            _quiet_tensorflow(args.verbose)
         args.function(args)
     except KeyboardInterrupt:
         print("keras-cvae: interrupted", file=sys.stderr)

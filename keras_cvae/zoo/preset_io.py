@@ -21,10 +21,13 @@ import tensorflow as tf
 from keras_cvae.models.vae import VAE
 from keras_cvae.version import __version__
 from keras_cvae.zoo import registry
+from keras_cvae.zoo.preset_lookup import CONFIG_FILE
+from keras_cvae.zoo.preset_lookup import METADATA_FILE
+from keras_cvae.zoo.preset_lookup import WEIGHTS_FILE
+from keras_cvae.zoo.preset_lookup import read_json as _read_json
+from keras_cvae.zoo.preset_lookup import read_metadata
+from keras_cvae.zoo.preset_lookup import resolve_preset
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.weights.h5"
-METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 _EXPECTED_CLASS = "keras_cvae>VAE"
 
@@ -138,31 +141,6 @@ def from_preset(preset, load_weights=True):
     return model
 
 
-def read_metadata(preset):
-    """The `metadata.json` of a registered preset or a preset folder, as a dict (`{}` if absent).
-
-    Example:
-
-    >>> keras_cvae.zoo.read_metadata("digits_basic")["dataset"]["name"]
-    'digits'
-    """
-    path = os.path.join(resolve_preset(preset), METADATA_FILE)
-    return _read_json(path) if os.path.exists(path) else {}
-
-
-def resolve_preset(preset):
-    """The folder of `preset`: a registered name or an existing directory."""
-    preset = os.fspath(preset)
-    if preset in registry.PRESETS:
-        return registry.preset_directory(preset)
-    if os.path.isdir(preset):
-        if not os.path.exists(os.path.join(preset, CONFIG_FILE)):
-            raise ValueError(f"{preset} is a folder but has no {CONFIG_FILE}: not a preset.")
-        return preset
-    registry.get_preset(preset)  # raises a ValueError listing the known names
-    return preset
-
-
 def _load_checked_weights(model, directory, metadata, preset):
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     if not metadata.get("weights") or not os.path.exists(weights_path):
@@ -268,13 +246,3 @@ def _jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     raise TypeError(f"Not JSON serializable: {value!r}")
-
-
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError as error:
-        raise ValueError(f"Missing preset file {path}.") from error
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error

@@ -34,8 +34,8 @@ from keras_cvae.utils import atomic_write_bytes
 from keras_cvae.zoo import registry
 from keras_cvae.zoo.model_card import model_card_files
 from keras_cvae.zoo.preset_io import from_preset
-from keras_cvae.zoo.preset_io import read_metadata
 from keras_cvae.zoo.preset_io import save_to_preset
+from keras_cvae.zoo.preset_lookup import read_metadata
 
 # A cheap, fixed-seed evaluation recorded for the tests (`tests/zoo`).
 CHECK_NUM_SAMPLES = 16
@@ -165,7 +165,7 @@ def train_preset(
     strategy = distribute.configure(strategy or tf.distribute.get_strategy(), mixed_precision)
     try:
         shape = base_model.image_shape
-        load = dict(data_dir=data_dir, image_size=shape[:2], channels=shape[-1])
+        load = {"data_dir": data_dir, "image_size": shape[:2], "channels": shape[-1]}
         tpu = isinstance(strategy, tf.distribute.TPUStrategy)
         train_data, train_info = datasets.load(
             dataset, "train", batch_size=batch_size, dequantize=True, shuffle=True, seed=seed,
@@ -173,7 +173,7 @@ def train_preset(
         levels = train_info.intensity_levels or defaults["intensity_levels"]
         steps_per_epoch = _steps_per_epoch(train_data, train_info, batch_size, tpu)
         if warmup_epochs:
-            overrides["kl_warmup_steps"] = int(math.ceil(warmup_epochs * steps_per_epoch))
+            overrides["kl_warmup_steps"] = math.ceil(warmup_epochs * steps_per_epoch)
         replicas = strategy.num_replicas_in_sync
         config = _with_overrides(base_model, overrides, seed, synchronized=replicas > 1)
         with strategy.scope():

@@ -1,9 +1,12 @@
 """Drives `keras-cvae` as a user does: in a fresh process, reading only its output and files."""
 
 import os
+import signal
 import struct
 import subprocess
 import sys
+import threading
+import time
 import zlib
 
 import numpy as np
@@ -84,7 +87,8 @@ def decode_png(path):
 
 
 def _read_png(path):
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
     position, chunks = 8, {}
     while position < len(data):
@@ -106,23 +110,46 @@ def grid_size(rows, columns, image, scale, padding=1):
     return rows * (side + padding) + padding, columns * (side + padding) + padding
 
 
-@pytest.fixture(scope="session")
-def quick_commands(cli_env, tmp_path_factory):
-    """Commands that need no trained run, started at once so they overlap with training.
+# The short training run of `test_train.py`: tiny overrides, a few seconds of training.
+EPOCHS = 3
+TRAIN = ["train", "--epochs", EPOCHS, "--batch-size", 128, "--channels", 8, "--depth", 1,
+         "--latent-dim", 4, "--kernel-size", 3, "--dropout", 0.1, "--beta", 1.0, "--warmup", 1,
+         "--iw-samples", 4, "--seed", 1]
 
-    Returns `{name: Popen}`; a test collects one with `finish`.
+
+@pytest.fixture(scope="session")
+def background(cli_env, tmp_path_factory):
+    """Commands started together at the first request, so that they overlap.
+
+    `{name: Popen}`: the first attempt of the training run (`train`, writing
+    to `train_dir`, killed by the `killer` thread with SIGKILL as soon as its
+    first backup exists), a sample grid from the pretrained digits preset,
+    and a training on a dataset that is not there. A test collects one with
+    `finish`.
     """
-    out = tmp_path_factory.mktemp("quick")
+    out = tmp_path_factory.mktemp("background")
     empty = tmp_path_factory.mktemp("no_datasets")
     offline = {**cli_env, "KERAS_CVAE_DATA_DIR": str(empty), "TFDS_DATA_DIR": str(empty)}
+    train_dir = out / "digits_run"
+    train = start(cli_env, *TRAIN, "--out", train_dir)
+    killer = threading.Thread(target=_kill_after_first_backup, args=(train, train_dir), daemon=True)
+    killer.start()
     return {
-        "presets": start(cli_env, "presets"),
+        "train_dir": train_dir,
+        "train": train,
+        "killer": killer,
         "sample_pretrained": start(cli_env, "sample", "--preset", "digits_basic", "--num", 16,
-                                   "--seed", 0, "--out", out / "digits.png"),
-        "unknown_preset": start(cli_env, "sample", "--preset", "digits_basic_typo",
-                                "--out", out / "never.png"),
-        "unknown_preset_verbose": start(cli_env, "--verbose", "sample", "--preset", "nope",
-                                        "--out", out / "never.png"),
+                                   "--columns", 8, "--seed", 0, "--out", out / "digits.png"),
         "missing_dataset": start(offline, "train", "--dataset", "mnist", "--preset", "mnist_basic",
                                  "--out", out / "mnist_run"),
     }
+
+
+def _kill_after_first_backup(process, run_dir):
+    backup = run_dir / "backup" / "backup.json"
+    deadline = time.monotonic() + TIMEOUT
+    while not backup.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
