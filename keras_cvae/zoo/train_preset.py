@@ -114,7 +114,7 @@ def train_preset(
             `dropout_rate`, `l2`; the encoder's `latent_dim`; the VAE's `beta`
             and `kl_warmup_steps`. Defaults to `None`.
         warmup_epochs: float. Linear KL warm-up over this many epochs (sets
-            `kl_warmup_steps`). Defaults to `None`.
+            `kl_warmup_steps`). Defaults to the preset's (`None` for a folder).
         strategy: str or `tf.distribute.Strategy`. See
             `keras_cvae.distribute.get_strategy`. With several replicas the
             BatchNorms are synchronized. Defaults to the current strategy.
@@ -138,6 +138,8 @@ def train_preset(
     epochs = epochs or defaults["epochs"]
     batch_size = batch_size or defaults["batch_size"]
     learning_rate = learning_rate or defaults["learning_rate"]
+    if warmup_epochs is None:
+        warmup_epochs = defaults.get("warmup_epochs")
     dataset = dataset or defaults["dataset"]
     overrides = dict(overrides or {})
     unknown = set(overrides) - set(CONV_NET_OVERRIDES + ENCODER_OVERRIDES + VAE_OVERRIDES)
@@ -284,7 +286,8 @@ def _preset_source(preset, output_dir):
         name = preset if isinstance(preset, str) else os.path.basename(os.fspath(output_dir))
         defaults = {"description": spec.description, "dataset": spec.dataset,
                     "intensity_levels": spec.intensity_levels, "epochs": spec.epochs,
-                    "batch_size": spec.batch_size, "learning_rate": spec.learning_rate}
+                    "batch_size": spec.batch_size, "learning_rate": spec.learning_rate,
+                    "warmup_epochs": spec.warmup_epochs}
         return name, build_preset_model(spec), defaults
     model = from_preset(preset, load_weights=False)  # a folder; otherwise lists the names
     metadata = read_metadata(preset)
