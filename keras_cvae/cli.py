@@ -5,6 +5,7 @@ Every sub-command is a thin shell over a library function; errors are one line
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -21,21 +22,30 @@ def _quiet_tensorflow(verbose):
 
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    # Some lines are written before absl's logging starts, whatever the level:
-    # silence the stderr file descriptor while TensorFlow loads.
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    # Some lines are written before absl's logging starts, whatever the level.
+    with _silenced_stderr():
         import tensorflow as tf
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     tf.get_logger().setLevel("ERROR")
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+@contextlib.contextmanager
+def _silenced_stderr(silence=True):
+    """Sends the process's stderr (file descriptor 2: C++ logs too) to /dev/null in the block."""
+    if not silence:
+        yield
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _number(kind, low=None, high=None, low_open=False, high_open=False):
@@ -190,8 +200,9 @@ def export(args):
     data = datasets.load(_preset_dataset(args.preset, args.dataset), "train", batch_size=100,
                          data_dir=args.data_dir, image_size=model.image_shape[:2],
                          channels=model.image_shape[-1])
-    paths = export_all(model, args.out, formats=formats, quantizations=quantizations,
-                       representative_data=next(iter(data)).numpy(), overwrite=args.overwrite)
+    with _silenced_stderr(not args.verbose):  # the TFLite converter's and interpreter's logs
+        paths = export_all(model, args.out, formats=formats, quantizations=quantizations,
+                           representative_data=next(iter(data)).numpy(), overwrite=args.overwrite)
     print(f"Exported {', '.join(sorted(paths))} to {args.out}")
 
 
