@@ -273,7 +273,8 @@ def build_parser():
     sub.add_argument("--dataset", default=None,
                      help="digits, a prepared TFDS name, or a folder of images (default: the preset's)")
     sub.add_argument("--data-dir", default=None, help="TFDS data directory")
-    sub.add_argument("--epochs", type=_positive_int, default=20, help="default: 20")
+    sub.add_argument("--epochs", type=_positive_int, default=None,
+                     help="default: the preset's (40 for digits_basic, about 5 minutes on 2 cores)")
     sub.add_argument("--batch-size", type=_positive_int, default=None,
                      help="B, the global batch (default: the preset's)")
     sub.add_argument("--learning-rate", type=_positive_float, default=None,
