@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_cvae.layers.fused_batch_normalization import FusedBatchNormalization
 from keras_cvae.layers.padded_conv import PaddedConv
 from keras_cvae.layers.validation import check_non_negative
 from keras_cvae.layers.validation import check_positive_int
@@ -79,7 +80,8 @@ class ResidualBlock(keras.layers.Layer):
         )
 
     def _batchnorm(self, name, last=False):
-        return keras.layers.BatchNormalization(
+        # Keras's BatchNorm, computed by one fused kernel in training (TensorFlow).
+        return FusedBatchNormalization(
             momentum=self.batchnorm_momentum,
             epsilon=self.batchnorm_epsilon,
             gamma_initializer="zeros" if last and self.zero_init_last else "ones",

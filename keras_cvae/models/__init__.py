@@ -5,3 +5,4 @@ from keras_cvae.models.gaussian_encoder import GaussianEncoder
 from keras_cvae.models.vae import VAE
 from keras_cvae.models.batchnorm_recalibration import recalibrate_batchnorm
 from keras_cvae.models.density_evaluation import evaluate_density
+from keras_cvae.models.training_options import recommended_steps_per_execution
