@@ -12,13 +12,13 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import tempfile
 
 import keras
 import tensorflow as tf
 
 from keras_cvae.models.vae import VAE
+from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.version import __version__
 from keras_cvae.zoo import registry
 from keras_cvae.zoo.preset_lookup import CONFIG_FILE
@@ -60,16 +60,7 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     """
     if not isinstance(model, VAE):
         raise ValueError(f"Expected a `keras_cvae.VAE`. Received: model={model!r}")
-    directory = os.path.abspath(os.fspath(directory))
-    if os.path.exists(directory) and not overwrite:
-        raise FileExistsError(
-            f"The preset folder {directory} already exists. Pass `overwrite=True` to replace it."
-        )
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", suffix=".tmp", dir=parent)
-    try:
-        os.chmod(staging, 0o755)
+    with atomic_path(directory, overwrite=overwrite, is_dir=True) as staging:
         config = _architecture(model)
         _write_json(os.path.join(staging, CONFIG_FILE), config)
         contents = {
@@ -100,10 +91,6 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
                 raise ValueError(f"Invalid extra preset file name. Received: {file_name!r}")
             with open(os.path.join(staging, file_name), "wb") as f:
                 f.write(data.encode() if isinstance(data, str) else data)
-        _replace(staging, directory, overwrite)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return contents
 
 
@@ -210,18 +197,6 @@ def _layout_of(model):
         path = os.path.join(tmp, WEIGHTS_FILE)
         model.save_weights(path)
         return _layout(path)
-
-
-def _replace(staging, directory, overwrite):
-    if os.path.exists(directory):
-        if not overwrite:
-            raise FileExistsError(f"The preset folder {directory} already exists.")
-        trash = staging + ".old"
-        os.rename(directory, trash)
-        os.rename(staging, directory)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.rename(staging, directory)
 
 
 def _sha256(path):

@@ -12,6 +12,7 @@ import keras_cvae
 from keras_cvae.zoo import PRESETS
 from keras_cvae.zoo import registry
 from keras_cvae.zoo.preset_io import _architecture
+from keras_cvae.zoo.preset_io import save_to_preset
 
 PRETRAINED = [name for name, spec in PRESETS.items() if spec.pretrained]
 # A recorded quick check (K = 16, seed 0) must be reproduced within these on
@@ -132,6 +133,12 @@ def test_save_is_atomic_and_refuses_to_overwrite(small_preset, tmp_path):
         model.save_to_preset(directory)
     model.save_to_preset(directory, overwrite=True)
     assert os.listdir(tmp_path) == ["small"]  # no staging folders left behind
+    # A save that fails half-way (after the weights) leaves the previous preset as it was.
+    before = {name: (directory / name).read_bytes() for name in os.listdir(directory)}
+    with pytest.raises(ValueError, match="Invalid extra preset file name"):
+        save_to_preset(model, directory, overwrite=True, files={"../escape.txt": "x"})
+    assert {name: (directory / name).read_bytes() for name in os.listdir(directory)} == before
+    assert os.listdir(tmp_path) == ["small"]
 
 
 def test_corrupt_weights_are_refused(small_preset):
