@@ -23,7 +23,9 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
     Args:
         model: `keras_cvae.VAE` or any built Keras model or layer.
         data: array of images or a `tf.data.Dataset` of (batches of) images,
-            as given to `fit`.
+            as given to `fit`. It is read once per BatchNorm layer: for
+            exact statistics it must give the same images on every pass (an
+            array, or a dataset without per-epoch random noise).
         batch_size: int. Batch size when `data` is an array. Defaults to `256`.
         seed: int. Seed of the posterior samples fed to the decoder.
             Defaults to `0`.

@@ -220,6 +220,9 @@ def train_preset(
     trained.set_weights(model.get_weights())
     recalibration_data = datasets.load(dataset, "train", batch_size=256, dequantize=True,
                                        seed=seed, **load)
+    # One dequantized copy, so that every BatchNorm sees the same images (the
+    # pipeline draws fresh noise on each pass); a large dataset stays a pipeline.
+    recalibration_data = as_array_if_small(recalibration_data, train_info, shape)
     recalibrate_batchnorm(trained, recalibration_data, seed=seed)
 
     start = time.time()
@@ -377,7 +380,8 @@ def as_array_if_small(dataset, info, image_shape, max_values=2**26):
     """The images of a batched `dataset` as one array if they fit in `max_values` floats.
 
     `evaluate_density` then knows the number of batches, and its progress
-    bar shows the total and the time left.
+    bar shows the total and the time left; `recalibrate_batchnorm` sees the
+    same dequantized images in each of its passes.
     """
     if info.num_examples is None or info.num_examples * math.prod(image_shape) > max_values:
         return dataset
