@@ -4,7 +4,8 @@ import json
 import os
 import tempfile
 
-from keras_cvae.utils.atomic_write import atomic_path
+import keras
+
 from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export.onnx import export_onnx
@@ -13,6 +14,7 @@ from keras_cvae.export.saved_model import export_saved_model
 from keras_cvae.export.saved_model import write_saved_model
 from keras_cvae.export.tflite import QUANTIZATIONS
 from keras_cvae.export.tflite import convert_saved_model
+from keras_cvae.utils.atomic_write import atomic_path
 
 FORMATS = ("saved_model", "tflite", "onnx")
 REPORT_FILE = "export_report.json"
@@ -65,7 +67,8 @@ def export_all(
             to `True`.
         report_repeats: int. Timed calls per runtime and batch size.
             Defaults to `10`.
-        verbose: bool. Print the report. Defaults to `True`.
+        verbose: bool. Show a progress bar (one step per artifact and the
+            report) and print the report. Defaults to `True`.
 
     Returns:
         `{label: path}` of the artifacts written (labels `saved_model`,
@@ -109,12 +112,20 @@ def export_all(
 
     out_dir = os.path.abspath(os.fspath(out_dir))
     relative = {}
+    steps = (
+        ("saved_model" in formats)
+        + ("tflite" in formats) * len(quantizations)
+        + ("onnx" in formats)
+        + bool(report)
+    )
+    progress = keras.utils.Progbar(steps, unit_name="artifact", verbose=1 if verbose else 0)
     with atomic_path(out_dir, overwrite=overwrite, is_dir=True) as temp:
         os.makedirs(temp, exist_ok=True)
         if "saved_model" in formats:
             base = os.path.join("saved_model", name)
             export_saved_model(model, os.path.join(temp, base), version=version)
             relative["saved_model"] = os.path.join(base, str(version))
+            progress.add(1)
         if "tflite" in formats:
             os.makedirs(os.path.join(temp, "tflite"))
             with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
@@ -129,9 +140,11 @@ def export_all(
                     content = convert_saved_model(directory, model, quantization, images)
                     with open(os.path.join(temp, relative[label]), "wb") as file:
                         file.write(content)
+                    progress.add(1)
         if "onnx" in formats:
             export_onnx(model, os.path.join(temp, "onnx"))
             relative["onnx"] = "onnx"
+            progress.add(1)
         if report:
             artifacts = {label: os.path.join(temp, path) for label, path in relative.items()}
             measured = export_report(
@@ -142,4 +155,5 @@ def export_all(
             with open(os.path.join(temp, REPORT_FILE), "w") as file:
                 json.dump(measured, file, indent=2)
             relative["report"] = REPORT_FILE
+            progress.add(1)
     return {label: os.path.join(out_dir, path) for label, path in relative.items()}

@@ -140,4 +140,6 @@ def test_export_all_layout_and_report(vae, tmp_path, capsys):
     assert max(max(d.values()) for d in entry["max_abs_diff"].values()) < 1e-5
     assert set(entry["latency_ms_per_image"]) == {"1", "64"}
     assert set(report["keras"]["latency_ms_per_image"]) == {"1", "64"}
-    assert "tflite_float32" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "tflite_float32" in printed
+    assert "3/3" in printed  # the progress bar: SavedModel, one TFLite mode, the report
