@@ -52,7 +52,10 @@ def export_report(
         verbose: bool. Print the report as a table. Defaults to `True`.
 
     Returns:
-        The report, a JSON-ready dict.
+        The report, a JSON-ready dict. An artifact whose runtime is not
+        installed (LiteRT, onnxruntime: the `export` extra) is listed with
+        its size and a `not_measured` reason instead of differences and
+        latencies.
 
     Example:
 
@@ -68,7 +71,7 @@ def export_report(
             "Invalid value for argument `repeats`. Expected a strictly positive integer. "
             f"Received: repeats={repeats!r}"
         )
-    runtimes = {}
+    runtimes, missing = {}, {}
     for label, artifact in artifacts.items():
         loader = next((fn for prefix, fn in _LOADERS.items() if label.startswith(prefix)), None)
         if loader is None:
@@ -76,7 +79,12 @@ def export_report(
                 f"Invalid label in argument `artifacts`. Expected a name starting with one of "
                 f"{sorted(_LOADERS)}. Received: {label!r}"
             )
-        runtimes[label] = loader(os.fspath(artifact))
+        try:
+            runtimes[label] = loader(os.fspath(artifact))
+        except ModuleNotFoundError as error:  # the artifact is written; its runtime is not here
+            missing[label] = (
+                f"not measured: {error.name} is not installed (pip install 'keras-cvae[export]')"
+            )
 
     images = as_image_array(images, model, 16, argument="images")
     if images is None:
@@ -128,6 +136,12 @@ def export_report(
                 for batch in batch_sizes
             },
         }
+    for label, reason in missing.items():
+        report["artifacts"][label] = {
+            "path": os.fspath(artifacts[label]),
+            "size_bytes": _size(artifacts[label]),
+            "not_measured": reason,
+        }
     if path is not None:
         with open(path, "w") as file:
             json.dump(report, file, indent=2)
@@ -143,8 +157,13 @@ def format_report(report):
     header += [f"ms/img b={batch}" for batch in batches]
     rows = [["keras", "-", *["-"] * len(SIGNATURES)]]
     rows[0] += [f"{report['keras']['latency_ms_per_image'][str(b)]:.3f}" for b in batches]
+    notes = []
     for label, entry in report["artifacts"].items():
         row = [label, _human(entry["size_bytes"])]
+        if "not_measured" in entry:
+            notes.append(f"{label}: {entry['not_measured']}")
+            rows.append(row + ["-"] * (len(SIGNATURES) + len(batches)))
+            continue
         row += [f"{max(entry['max_abs_diff'][name].values()):.1e}" for name in SIGNATURES]
         row += [f"{entry['latency_ms_per_image'][str(b)]:.3f}" for b in batches]
         rows.append(row)
@@ -160,7 +179,7 @@ def format_report(report):
         f"{model['posterior']} posterior, {model['parameters']} parameters; latency of "
         f"'{report['timed_signature']}' on {report['machine']['cpu_count']} CPU cores"
     )
-    return "\n".join([title, *lines])
+    return "\n".join([title, *lines, *notes])
 
 
 # === Runtimes: each loader returns `run(signature, inputs) -> {output: array}` ===

@@ -143,3 +143,19 @@ def test_export_all_layout_and_report(vae, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "tflite_float32" in printed
     assert "3/3" in printed  # the progress bar: SavedModel, one TFLite mode, the report
+
+
+def test_report_without_the_litert_runtime(vae, tmp_path, monkeypatch):
+    """`pip install keras-cvae` without the `export` extra: the TFLite file is still written."""
+    report_module = sys.modules["keras_cvae.export.report"]
+
+    def no_litert(path):
+        raise ModuleNotFoundError("No module named 'ai_edge_litert'", name="ai_edge_litert")
+
+    monkeypatch.setitem(report_module._LOADERS, "tflite", no_litert)
+    paths = export_all(vae, tmp_path / "out", formats=("tflite",), quantizations=(None,),
+                       report_repeats=1)
+    assert os.path.getsize(paths["tflite_float32"]) > 0
+    entry = json.loads((tmp_path / "out" / "export_report.json").read_text())["artifacts"]["tflite_float32"]
+    assert "ai_edge_litert is not installed" in entry["not_measured"]
+    assert "max_abs_diff" not in entry and entry["size_bytes"] > 0
