@@ -9,7 +9,8 @@ For each case both implementations are built with the same architecture
 (the lecture's padding, blocks, BatchNorm, Gaussian NLL + closed-form KL,
 Adam), the same images and the same batch size. After a warm-up, each
 implementation trains for about --seconds per round, in turn, for --rounds
-rounds in this one process; the table gives the median images/s and the
+rounds in this one run (one worker process per implementation, so their
+thread pools never compete); the table gives the median images/s and the
 median of the per-round ratios keras/torch (the machine is shared and
 noisy: only ratios measured side by side mean anything). Images per
 CPU-second (process time of all threads) are printed too: less sensitive to
