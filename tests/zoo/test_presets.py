@@ -1,6 +1,7 @@
 """The zoo: every registered preset builds, trains a step, round-trips; pretrained ones reproduce."""
 
 import json
+import math
 import os
 import shutil
 
@@ -70,6 +71,11 @@ def test_preset_builds_trains_and_round_trips(name, tmp_path):
 
     shipped = json.load(open(os.path.join(registry.preset_directory(name), "config.json")))
     rebuilt = _architecture(build_preset_model(spec))
+    # The KL warm-up is set in steps by training: the preset's epochs times the batches per epoch.
+    warmup_steps = shipped["config"].pop("kl_warmup_steps")
+    rebuilt["config"].pop("kl_warmup_steps")
+    batches = math.ceil(1437 / spec.batch_size) if spec.pretrained else None
+    assert warmup_steps == (round(spec.warmup_epochs * batches) if spec.pretrained else 0)
     assert _without_names(json.loads(json.dumps(rebuilt))) == _without_names(shipped)
     assert model.image_shape == tuple(spec.image_shape)
 
