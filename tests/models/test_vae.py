@@ -165,6 +165,7 @@ def test_log_likelihood_converges_to_exact_linear_gaussian():
 @pytest.mark.slow
 def test_training_on_digits_lowers_test_negative_elbo():
     train, test = digits("train"), digits("test")
+    keras.utils.set_random_seed(0)  # initialisation and shuffling: the same run in any suite order
     vae = tiny_vae(channels=16, latent_dim=8)
     vae.compile(optimizer=keras.optimizers.Adam(2e-3))
     before = vae.evaluate(test, batch_size=120, verbose=0, return_dict=True)
@@ -176,8 +177,11 @@ def test_training_on_digits_lowers_test_negative_elbo():
     samples = to_np(vae.sample(16, seed=0))
     recon = to_np(vae.reconstruct(test[:16]))
     assert samples.shape == recon.shape == (16, 8, 8, 1)
-    # A 6-epoch model: its samples are blurry but their mean intensity is the data's (about 0.3).
-    assert np.all(np.isfinite(samples)) and abs(samples.mean() - train.mean()) < 0.15
+    assert np.all(np.isfinite(samples))
+    # A 6-epoch model: blurry samples, a little darker than the data (0.25-0.26 against 0.31
+    # with seeds 0 and 1); a broken sampler (zeros, noise around 0.5) is off by 0.2 or more.
+    many = to_np(vae.sample(256, seed=1))
+    assert abs(many.mean() - train.mean()) < 0.12, (many.mean(), train.mean())
     assert np.abs(recon - test[:16]).mean() < np.abs(test[:16] - test.mean(0)).mean()
 
 
