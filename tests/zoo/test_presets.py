@@ -76,6 +76,10 @@ def test_preset_builds_trains_and_round_trips(name, tmp_path):
     rebuilt["config"].pop("kl_warmup_steps")
     batches = math.ceil(1437 / spec.batch_size) if spec.pretrained else None
     assert warmup_steps == (round(spec.warmup_epochs * batches) if spec.pretrained else 0)
+    # The noise seed is the training seed recorded in the metadata.
+    metadata = json.load(open(os.path.join(registry.preset_directory(name), "metadata.json")))
+    assert shipped["config"].pop("seed") == (metadata["training"]["seed"] if spec.pretrained else 0)
+    rebuilt["config"].pop("seed")
     assert _without_names(json.loads(json.dumps(rebuilt))) == _without_names(shipped)
     assert model.image_shape == tuple(spec.image_shape)
 
