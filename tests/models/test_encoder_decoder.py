@@ -50,13 +50,19 @@ def test_decoder_outputs(decoder_scale, tmp_path):
     assert (decoder.f_var is not None) == (decoder_scale == "linear")
 
 
-def test_decoder_linear_per_pixel_scale(tmp_path):
-    decoder = keras_cvae.GaussianDecoder((6, 6, 3), CONV_NET, decoder_scale="linear_per_pixel", scale=0.2)
+def per_pixel_decoder(decoder_scale, tmp_path):
+    """A decoder with one σ per pixel and channel, checked to start at `scale` everywhere."""
+    decoder = keras_cvae.GaussianDecoder((6, 6, 3), CONV_NET, decoder_scale=decoder_scale, scale=0.2)
     z = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
     mean, scale = roundtrip(decoder, z, tmp_path)
     assert mean.shape == scale.shape == (4, 6, 6, 3)
     assert decoder.compute_output_shape((4, 3)) == ((4, 6, 6, 3), (4, 6, 6, 3))
-    np.testing.assert_allclose(scale, 0.2, rtol=1e-4)  # zero kernel: starts at `scale`
+    np.testing.assert_allclose(scale, 0.2, rtol=1e-4)
+    return decoder, z, mean
+
+
+def test_decoder_linear_per_pixel_scale(tmp_path):
+    decoder, z, _ = per_pixel_decoder("linear_per_pixel", tmp_path)  # zero kernel at start
     # σ(z) = softplus(1×1 conv of the decoder's features) + min_scale, per pixel and channel.
     assert decoder.f_var.kernel.shape == (1, 1, 8, 3)
     rng = np.random.default_rng(3)
@@ -70,14 +76,8 @@ def test_decoder_linear_per_pixel_scale(tmp_path):
     assert not np.allclose(scale[0], scale[1])  # depends on z
 
 
-
 def test_decoder_per_pixel_scale(tmp_path):
-    decoder = keras_cvae.GaussianDecoder((6, 6, 3), CONV_NET, decoder_scale="per_pixel", scale=0.2)
-    z = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
-    mean, scale = roundtrip(decoder, z, tmp_path)
-    assert mean.shape == scale.shape == (4, 6, 6, 3)
-    assert decoder.compute_output_shape((4, 3)) == ((4, 6, 6, 3), (4, 6, 6, 3))
-    np.testing.assert_allclose(scale, 0.2, rtol=1e-4)
+    decoder, z, mean = per_pixel_decoder("per_pixel", tmp_path)
     # One trainable float32 σ per pixel and channel, each free to move on its own.
     assert decoder.raw_scale.shape == (6, 6, 3) and decoder.raw_scale.dtype == "float32"
     decoder.raw_scale.assign(np.arange(108, dtype="float32").reshape(6, 6, 3) - 50.0)
@@ -88,6 +88,7 @@ def test_decoder_per_pixel_scale(tmp_path):
     expected = np.sum(0.5 * ((x - mean) / scale) ** 2 + np.log(scale) + 0.5 * np.log(2 * np.pi), axis=(1, 2, 3))
     from keras_cvae.models import elbo
     np.testing.assert_allclose(elbo.gaussian_nll(x, mean, scale), expected, rtol=1e-4)
+
 
 def test_decoder_rank_1_and_3():
     for rank, shape in ((1, (10, 2)), (3, (4, 4, 4, 1))):
