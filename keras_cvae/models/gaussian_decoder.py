@@ -169,8 +169,8 @@ class GaussianDecoder(keras.layers.Layer):
             scale = ops.softplus(self.raw_scale) + self.min_scale
             scale = ops.broadcast_to(scale[None], (batch, *self.image_shape))
         elif self.decoder_scale == "linear_per_pixel":
-            scale = ops.softplus(ops.cast(self.f_var(ops.cast(h, "float32")), "float32"))
-            scale = scale + self.min_scale
+            # f_var is a float32 layer: it casts `h` in and computes σ in float32.
+            scale = ops.softplus(self.f_var(h)) + self.min_scale
         else:
             raw = self.f_var(ops.reshape(h, (batch, -1)))
             scale = ops.reshape(ops.softplus(ops.cast(raw, "float32")) + self.min_scale, (batch, *ones))
