@@ -394,8 +394,11 @@ def as_array_if_small(dataset, info, image_shape, max_values=2**26):
 def _start_run(run_dir, arguments, overwrite, output_dir):
     """Checks or starts `run_dir`; returns the metadata of an identical finished run, else None."""
     run_file = os.path.join(run_dir, RUN_FILE)
+    arguments = json.loads(json.dumps(arguments))  # as run.json records them
     if overwrite:
-        for child in (BACKUP_DIR, LOG_DIR, SAMPLES_DIR, METRICS_FILE, RUN_FILE, output_dir):
+        # The previous preset stays until the new one replaces it (`save_to_preset` is
+        # atomic): a run that fails keeps it.
+        for child in (BACKUP_DIR, LOG_DIR, SAMPLES_DIR, METRICS_FILE, RUN_FILE):
             path = os.path.join(run_dir, child)
             if os.path.isdir(path):
                 shutil.rmtree(path)
@@ -404,9 +407,9 @@ def _start_run(run_dir, arguments, overwrite, output_dir):
     elif os.path.exists(run_file):
         with open(run_file) as f:
             recorded = json.load(f)
-        if recorded != json.loads(json.dumps(arguments)):
+        if recorded != arguments:
             changed = sorted(k for k in set(recorded) | set(arguments)
-                             if recorded.get(k) != json.loads(json.dumps(arguments.get(k))))
+                             if recorded.get(k) != arguments.get(k))
             raise FileExistsError(
                 f"The run folder {run_dir} holds a run with other arguments ({', '.join(changed)} "
                 "differ): rerun the same command to resume it, pass overwrite=True "
