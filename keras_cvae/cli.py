@@ -212,7 +212,9 @@ def train(args):
     name = os.path.basename(os.path.normpath(args.preset))
     run_dir = args.out or os.path.join("runs", name)
     preset_dir = os.path.join(run_dir, "preset")
-    overrides = {key: getattr(args, key) for key in _OVERRIDES if getattr(args, key) is not None}
+    # The lecture's hyper-parameters; the KL warm-up comes in epochs (--warmup), not steps.
+    flags = training.CONV_NET_OVERRIDES + training.ENCODER_OVERRIDES + ("beta",)
+    overrides = {key: getattr(args, key) for key in flags if getattr(args, key) is not None}
     mixed_precision = args.mixed_precision
     if mixed_precision == "auto":
         import tensorflow as tf
@@ -245,11 +247,6 @@ def train(args):
 
 
 # === Parser ===
-
-# `train` flags for the lecture's hyper-parameters → `train_preset(overrides=...)` keys.
-_OVERRIDES = ("channels", "bottleneck_channels", "kernel_size", "depth", "dropout_rate", "l2",
-              "latent_dim", "beta")
-
 
 def build_parser():
     parser = _Parser(
