@@ -7,7 +7,6 @@ the top-level `zoo/<name>/` folder, installed as the `keras_cvae_zoo` package.
 
 import dataclasses
 import importlib.resources
-import json
 import os
 
 
@@ -118,13 +117,11 @@ def list_presets():
     >>> keras_cvae.list_presets()["digits_basic"]["pretrained"]
     True
     """
+    from keras_cvae.zoo.preset_lookup import read_metadata  # it imports this module
+
     listing = {}
     for name, preset in PRESETS.items():
-        metadata_path = os.path.join(_zoo_root(), name, "metadata.json")
-        metadata = {}
-        if os.path.exists(metadata_path):
-            with open(metadata_path) as f:
-                metadata = json.load(f)
+        metadata = read_metadata(name)
         listing[name] = {
             "description": preset.description,
             "parameter_count": metadata.get("parameter_count"),
