@@ -14,7 +14,10 @@ thread pools never compete); the table gives the median images/s and the
 median of the per-round ratios keras/torch (the machine is shared and
 noisy: only ratios measured side by side mean anything). Images per
 CPU-second (process time of all threads) are printed too: less sensitive to
-other jobs, though spinning idle threads count as work.
+other jobs, though spinning idle threads count as work. A round is one epoch:
+PyTorch's loop, or Keras's `fit(epochs=1)` timed from its start to the end of
+training by a callback (what `fit` does after training, once per call, is
+left out; see `build_keras`).
 
 FLOPs per image are counted from the architecture: multiply-adds × 2 of
 every convolution and dense layer in the forward pass, × 3 for forward +
@@ -22,8 +25,9 @@ backward. The fraction of peak is the achieved GFLOP/s over the fp32
 throughput of a large `tf.matmul` measured in the same run.
 
 Keras variants (`--keras-variants`):
-- `before`: as `plain`, with Keras's op-by-op BatchNorm: the library before
-  issue 8.
+- `before`: as `plain`, with Keras's op-by-op BatchNorm, TensorFlow's
+  autodiff of the convolutions and TensorFlow's oneDNN kernels off (its
+  default on CPUs without AVX-512): the library before issue 8.
 - `plain`: `compile(optimizer)` with `jit_compile=False,
   steps_per_execution=1`, `fit` on the NumPy array: no tuning.
 - `tuned`: `compile(optimizer, steps_per_execution=...)` with the library's
@@ -31,7 +35,10 @@ Keras variants (`--keras-variants`):
   `fit` on the NumPy array. XLA stays off (Keras's CPU default): measured
   here it is about 2× slower on the bottleneck case and no faster on the others.
 `plain` and `tuned` use the library's fused BatchNorm
-(`keras_cvae.layers.FusedBatchNormalization`).
+(`keras_cvae.layers.FusedBatchNormalization`) and its convolution gradients
+(`keras_cvae.layers.padded_conv.padded_convolution`), and TensorFlow's oneDNN
+kernels, which `import keras_cvae` turns on (`TF_ENABLE_ONEDNN_OPTS=1`) unless
+the environment says otherwise.
 """
 
 import argparse
@@ -173,14 +180,15 @@ def build_torch(case, seed=0):
     batch = case["batch_size"]
 
     def train_epoch(images):
-        """One shuffled pass over `images` (NCHW tensor); the last loss (synchronous)."""
+        """One shuffled pass over `images` (NCHW tensor): `(last loss, seconds)`."""
+        start = time.perf_counter()
         order = torch.randperm(images.shape[0])
-        for start in range(0, images.shape[0] - batch + 1, batch):
-            loss = model(images[order[start:start + batch]])
+        for first in range(0, images.shape[0] - batch + 1, batch):
+            loss = model(images[order[first:first + batch]])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        return float(loss.detach())
+        return float(loss.detach()), time.perf_counter() - start
 
     return train_epoch
 
@@ -194,10 +202,12 @@ def build_keras(case, variant, seed=0):
     import keras_cvae
     from keras_cvae.models import recommended_steps_per_execution
 
-    if variant == "before":  # this worker process only: Keras's op-by-op BatchNorm
+    if variant == "before":  # this worker process only: the library before issue 8
+        import keras_cvae.layers.padded_conv
         import keras_cvae.layers.residual_block
 
         keras_cvae.layers.residual_block.FusedBatchNormalization = keras.layers.BatchNormalization
+        keras_cvae.layers.padded_conv.padded_convolution = autodiff_padded_convolution
     keras.utils.set_random_seed(seed)
     conv_net = {name: case[name] for name in ("block", "depth", "channels", "bottleneck_channels", "kernel_size")}
     vae = keras_cvae.VAE(
@@ -215,13 +225,36 @@ def build_keras(case, variant, seed=0):
         vae.compile(optimizer=optimizer, **{key: int(value) for key, value in kwargs.items()})
     batch = case["batch_size"]
 
+    class Clock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_end(self, logs=None):
+            self.seconds = time.perf_counter() - self.start
+
     def train_epoch(images):
-        steps = images.shape[0] // batch
-        history = vae.fit(images[: steps * batch], batch_size=batch, epochs=1, shuffle=True, verbose=0)
-        return history.history["loss"][-1]
+        """One epoch of `fit`: `(last loss, seconds from the start to the end of training)`.
+
+        The seconds leave out what `fit` does once per call after training:
+        deleting the input pipeline Keras built from the NumPy array took up
+        to ~5 s on the 28×28 case (not with a `tf.data.Dataset` input), a
+        cost a many-epoch `fit` pays once, not per epoch.
+        """
+        steps, clock = images.shape[0] // batch, Clock()
+        history = vae.fit(images[: steps * batch], batch_size=batch, epochs=1, shuffle=True, verbose=0,
+                          callbacks=[clock])
+        return history.history["loss"][-1], clock.seconds
 
     train_epoch.model = vae
     return train_epoch
+
+
+def autodiff_padded_convolution(inputs, kernel, paddings):
+    """`keras_cvae.layers.padded_conv.padded_convolution` differentiated by TensorFlow."""
+    import tensorflow as tf
+
+    pad_width = [(0, 0), *paddings, (0, 0)]
+    return tf.nn.convolution(tf.pad(inputs, pad_width), kernel, padding="VALID")
 
 
 # === The run: one worker process per implementation, driven in turn ===
@@ -243,6 +276,8 @@ def worker(label, case_name, spec, threads, conn):
         train = build_torch(case)
         to_input = lambda images: torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     else:
+        if spec == "before":  # TensorFlow's default here, read when it is imported
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
         train = build_keras(case, spec)
         to_input = lambda images: images  # noqa: E731
     images = None
@@ -254,9 +289,9 @@ def worker(label, case_name, spec, threads, conn):
             # The same images in every worker.
             array = np.random.default_rng(0).random((steps * case["batch_size"], *case["image_shape"]))
             images = to_input(array.astype(np.float32))
-        start, cpu_start = time.perf_counter(), time.process_time()
-        loss = train(images)
-        conn.send((time.perf_counter() - start, time.process_time() - cpu_start, loss))
+        cpu_start = time.process_time()
+        loss, seconds = train(images)
+        conn.send((seconds, time.process_time() - cpu_start, loss))
 
 
 def run_case(name, args):

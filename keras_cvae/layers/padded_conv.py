@@ -1,6 +1,7 @@
 """Convolution that keeps the spatial size, padded exactly as the lecture's `Pad`."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_cvae.layers.validation import check_positive_int
@@ -111,11 +112,7 @@ class PaddedConv(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        if self._uses_same:
-            outputs = ops.conv(inputs, self.kernel, padding="same")
-        else:
-            pad_width = [(0, 0), *self._paddings, (0, 0)]
-            outputs = ops.conv(ops.pad(inputs, pad_width), self.kernel, padding="valid")
+        outputs = padded_convolution(inputs, self.kernel, self._paddings)
         if self.use_bias:
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
@@ -143,6 +140,78 @@ class PaddedConv(keras.layers.Layer):
             }
         )
         return config
+
+
+def padded_convolution(inputs, kernel, paddings):
+    """`conv(Pad(x), W)` ("valid" over the padded input), differentiated as two convolutions.
+
+    The gradient with respect to `x` of a size-preserving convolution is
+    itself a size-preserving convolution: of the output gradient, padded
+    `(after, before)`, with the kernel flipped in space and its channel axes
+    swapped. TensorFlow's CPU kernels run it as a forward convolution about
+    twice as fast as the `ConvBackpropInput` op autodiff would use (28×28×64
+    feature maps, measured with `bench/train_speed.py`); the kernel gradient
+    is TensorFlow's own.
+
+    Args:
+        inputs: `(batch, *spatial, channels_in)` tensor.
+        kernel: `(*kernel_size, channels_in, channels_out)` tensor.
+        paddings: `(before, after)` per spatial axis, summing to `k - 1`.
+    """
+    rank = len(paddings)
+    symmetric = all(before == after for before, after in paddings)
+
+    def convolve(values, weights, pads):
+        if symmetric:
+            return tf.nn.convolution(values, weights, padding="SAME")
+        pad_width = [(0, 0), *pads, (0, 0)]
+        return tf.nn.convolution(tf.pad(values, pad_width), weights, padding="VALID")
+
+    @tf.custom_gradient
+    def forward(inputs, kernel):
+        def gradient(output_gradient):
+            flipped = tf.reverse(kernel, axis=list(range(rank)))
+            flipped = tf.transpose(flipped, [*range(rank), rank + 1, rank])
+            mirrored = [(after, before) for before, after in paddings]
+            input_gradient = convolve(output_gradient, flipped, mirrored)
+            kernel_gradient = _kernel_gradient(inputs, kernel, output_gradient, paddings, symmetric)
+            return input_gradient, kernel_gradient
+
+        return convolve(inputs, kernel, paddings), gradient
+
+    # Read a variable kernel outside: its gradient flows through the read.
+    return forward(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+
+
+def _kernel_gradient(inputs, kernel, output_gradient, paddings, symmetric):
+    """TensorFlow's `ConvBackpropFilter` of `conv(Pad(inputs), kernel)`."""
+    rank = len(paddings)
+    padding = "SAME"
+    if not symmetric:
+        inputs = tf.pad(inputs, [(0, 0), *paddings, (0, 0)])
+        padding = "VALID"
+    if rank == 1:  # as a 2-d convolution over (1, length)
+        inputs, output_gradient = inputs[:, None], output_gradient[:, None]
+        return _kernel_gradient_2d(inputs, kernel[None], output_gradient, padding)[0]
+    if rank == 2:
+        return _kernel_gradient_2d(inputs, kernel, output_gradient, padding)
+    return tf.raw_ops.Conv3DBackpropFilterV2(
+        input=inputs,
+        filter_sizes=tf.shape(kernel),
+        out_backprop=output_gradient,
+        strides=[1] * 5,
+        padding=padding,
+    )
+
+
+def _kernel_gradient_2d(inputs, kernel, output_gradient, padding):
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=inputs,
+        filter_sizes=tf.shape(kernel),
+        out_backprop=output_gradient,
+        strides=[1] * 4,
+        padding=padding,
+    )
 
 
 def _standardize_kernel_size(kernel_size, rank):

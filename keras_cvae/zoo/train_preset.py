@@ -28,6 +28,7 @@ from keras_cvae.models.batchnorm_recalibration import recalibrate_batchnorm
 from keras_cvae.models.density_evaluation import evaluate_density
 from keras_cvae.models.gaussian_decoder import GaussianDecoder
 from keras_cvae.models.gaussian_encoder import GaussianEncoder
+from keras_cvae.models.training_options import recommended_steps_per_execution
 from keras_cvae.models.vae import VAE
 from keras_cvae.utils import ImageLogger
 from keras_cvae.utils import atomic_write_bytes
@@ -182,7 +183,8 @@ def train_preset(
             keras.utils.set_random_seed(seed)
             model = keras.saving.deserialize_keras_object(config)
             schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch)
-            model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
+            model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile,
+                          steps_per_execution=recommended_steps_per_execution(shape))
         test_data, test_info = datasets.load(dataset, "test", batch_size=64, with_info=True, **load)
         test_images = next(iter(test_data.unbatch().batch(32))).numpy()
         validation = datasets.load(dataset, "test", batch_size=batch_size, dequantize=True,

@@ -42,6 +42,31 @@ def test_matches_lecture_formula(rank, k, channels):
         np.testing.assert_allclose(y[b], lecture_conv(x[b], kernel), atol=1e-5)
 
 
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("k", [(1,), (2,), (3,), (4,), (2, 3, 1)])
+def test_gradients_match_autodiff_of_pad_then_valid_convolution(rank, k):
+    """The custom gradient (input gradient as a convolution) equals TF's autodiff."""
+    import tensorflow as tf
+
+    kernel_size = (k * rank)[:rank]
+    rng = np.random.default_rng(rank * 10 + sum(kernel_size))
+    x = tf.constant(rng.normal(size=(3,) + (5,) * rank + (2,)), "float32")
+    layer = CONVS[rank](4, kernel_size, use_bias=False)
+    output_weights = tf.constant(rng.normal(size=(3,) + (5,) * rank + (4,)), "float32")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = tf.reduce_sum(layer(x) * output_weights)
+        pad_width = [(0, 0), *(layers.padded_conv.lecture_padding(k) for k in kernel_size), (0, 0)]
+        plain = tf.nn.convolution(tf.pad(x, pad_width), layer.kernel, padding="VALID")
+        reference = tf.reduce_sum(plain * output_weights)
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5)
+    for ours_gradient, reference_gradient in zip(
+        tape.gradient(ours, [x, layer.kernel]), tape.gradient(reference, [x, layer.kernel])
+    ):
+        assert np.abs(reference_gradient.numpy()).max() > 0.1
+        np.testing.assert_allclose(ours_gradient.numpy(), reference_gradient.numpy(), atol=2e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("k", [2, 4])
 def test_even_kernel_differs_from_keras_same(k):
     x = np.random.default_rng(0).normal(size=(1, 7, 7, 2)).astype("float32")
