@@ -25,20 +25,20 @@ backward. The fraction of peak is the achieved GFLOP/s over the fp32
 throughput of a large `tf.matmul` measured in the same run.
 
 Keras variants (`--keras-variants`):
-- `before`: as `plain`, with Keras's op-by-op BatchNorm, TensorFlow's
-  autodiff of the convolutions and TensorFlow's oneDNN kernels off (its
-  default on CPUs without AVX-512): the library before issue 8.
+- `before`: as `plain`, with Keras's op-by-op BatchNorm and TensorFlow's
+  autodiff of the convolutions: the library before issue 8.
 - `plain`: `compile(optimizer)` with `jit_compile=False,
-  steps_per_execution=1`, `fit` on the NumPy array: no tuning.
+  steps_per_execution=1`, `fit` on the NumPy array, TensorFlow's oneDNN
+  kernels off (TensorFlow's default on CPUs without AVX-512): no tuning.
 - `tuned`: `compile(optimizer, steps_per_execution=...)` with the library's
   choice per image size (`keras_cvae.models.recommended_steps_per_execution`),
-  `fit` on the NumPy array. XLA stays off (Keras's CPU default): measured
+  `fit` on the NumPy array, with `TF_ENABLE_ONEDNN_OPTS=1` (what
+  `keras-cvae train` sets unless the environment or `--strategy mirrored`
+  says otherwise). XLA stays off (Keras's CPU default): measured
   here it is about 2× slower on the bottleneck case and no faster on the others.
 `plain` and `tuned` use the library's fused BatchNorm
 (`keras_cvae.layers.FusedBatchNormalization`) and its convolution gradients
-(`keras_cvae.layers.padded_conv.padded_convolution`), and TensorFlow's oneDNN
-kernels, which `import keras_cvae` turns on (`TF_ENABLE_ONEDNN_OPTS=1`) unless
-the environment says otherwise.
+(`keras_cvae.layers.padded_conv.padded_convolution`).
 """
 
 import argparse
@@ -276,8 +276,9 @@ def worker(label, case_name, spec, threads, conn):
         train = build_torch(case)
         to_input = lambda images: torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     else:
-        if spec == "before":  # TensorFlow's default here, read when it is imported
-            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+        # Read when TensorFlow is imported: oneDNN on for `tuned` (as `keras-cvae train`
+        # does), TensorFlow's default on CPUs without AVX-512 (off) otherwise.
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if spec == "tuned" else "0"
         train = build_keras(case, spec)
         to_input = lambda images: images  # noqa: E731
     images = None
@@ -368,6 +369,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=4.0, help="Training time per implementation per round.")
     args = parser.parse_args()
 
+    # The matmul peak with TensorFlow's fastest CPU kernels (workers set their own).
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
     import tensorflow as tf
     import torch
 

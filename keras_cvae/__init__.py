@@ -11,12 +11,6 @@ import os
 from keras_cvae.version import __version__
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# TensorFlow's oneDNN CPU kernels, which it leaves off by default on CPUs
-# without AVX-512: on a 2-core AVX2 CPU they train the zoo's VAEs 1.2-1.4×
-# faster per CPU-second (`bench/train_speed.py`). Read once, when TensorFlow
-# is imported: it has no effect if TensorFlow was imported first, and
-# `TF_ENABLE_ONEDNN_OPTS=0` keeps them off.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 _PUBLIC = {
     "VAE": "keras_cvae.models",

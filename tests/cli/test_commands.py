@@ -1,5 +1,6 @@
 """`keras-cvae presets`, `sample` from the zoo, and what a user sees when something is wrong."""
 
+import os
 import subprocess
 
 import pytest
@@ -83,3 +84,17 @@ def test_verbose_shows_the_traceback(cli_env, tmp_path):
 def test_missing_dataset_offline_says_how_to_get_it(background):
     _one_line_error(finish(background["missing_dataset"]), "'mnist' is not prepared",
                     "tfds build mnist")
+
+
+@pytest.mark.parametrize(
+    "strategy, environment, expected",
+    [("auto", None, "1"), ("one_device", None, "1"), ("mirrored", None, None), ("auto", "0", "0")],
+)
+def test_train_turns_on_onednn_unless_mirrored_or_set(monkeypatch, strategy, environment, expected):
+    from keras_cvae import cli
+
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    if environment is not None:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", environment)
+    cli._prefer_onednn(strategy)
+    assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") == expected
