@@ -19,7 +19,9 @@ def get_strategy(name="auto"):
       CPU. (Not `tf.distribute.OneDeviceStrategy`, which made `fit` 2-3x
       slower on CPU in `bench/train_distributed.py`.)
     - `"mirrored"`: all local GPUs, or all logical CPUs when there is no GPU
-      (`tf.config.set_logical_device_configuration`).
+      (`tf.config.set_logical_device_configuration`); over logical CPUs it
+      needs TensorFlow's oneDNN kernels off (`TF_ENABLE_ONEDNN_OPTS=0`),
+      and says so otherwise.
     - `"multi_worker"`: `MultiWorkerMirroredStrategy`, the cluster read from
       the `TF_CONFIG` environment variable.
     - `"tpu"`: `TPUStrategy` on the TPU found by `TPUClusterResolver`.
@@ -56,6 +58,14 @@ def get_strategy(name="auto"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        if len(devices) > 1 and devices[0].device_type == "CPU" and _onednn_enabled():
+            raise ValueError(
+                'Strategy "mirrored" over logical CPU devices needs TensorFlow\'s oneDNN '
+                "kernels off: with them, TensorFlow 2.21 feeds a replica's convolution the "
+                "wrong tensor. Set TF_ENABLE_ONEDNN_OPTS=0 before TensorFlow is imported. "
+                "Received: TF_ENABLE_ONEDNN_OPTS="
+                f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', '<unset, on by default on this CPU>')}"
+            )
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multi_worker":
         _check_tf_config()
@@ -133,3 +143,12 @@ def _tpu_strategy(resolver):
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+
+
+def _onednn_enabled():
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TensorFlow without the query: the environment decides
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
+    return bool(_pywrap_util_port.IsMklEnabled())

@@ -93,7 +93,8 @@ def test_missing_dataset_offline_says_how_to_get_it(background):
 def test_train_turns_on_onednn_unless_mirrored_or_set(monkeypatch, strategy, environment, expected):
     from keras_cvae import cli
 
-    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "")  # recorded, so undone after the test
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
     if environment is not None:
         monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", environment)
     cli._prefer_onednn(strategy)

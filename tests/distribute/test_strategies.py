@@ -1,6 +1,9 @@
 """Named strategies, `configure` and `prepare_dataset`, in this (one-device) process."""
 
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -78,3 +81,28 @@ def test_prepare_dataset_rejects_batches_replicas_cannot_share():
         kd.prepare_dataset(np.zeros((10, 1)), 5, TwoReplicas(), drop_remainder=True)
     with pytest.raises(ValueError, match="Expected a positive int"):
         kd.prepare_dataset(np.zeros((10, 1)), 0)
+
+
+@pytest.mark.parametrize("onednn, refused", [("1", True), ("0", False)])
+def test_mirrored_over_logical_cpus_refuses_onednn(onednn, refused):
+    # oneDNN is chosen when TensorFlow is imported: a fresh process each.
+    script = (
+        "import tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "from keras_cvae.distribute import get_strategy\n"
+        "try:\n"
+        "    print('replicas', get_strategy('mirrored').num_replicas_in_sync)\n"
+        "except ValueError as error:\n"
+        "    print('refused:', error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    if refused:
+        assert "refused: Strategy \"mirrored\" over logical CPU devices" in result.stdout
+        assert "Received: TF_ENABLE_ONEDNN_OPTS=1" in result.stdout
+    else:
+        assert "replicas 2" in result.stdout
