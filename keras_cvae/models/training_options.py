@@ -12,7 +12,8 @@ def recommended_steps_per_execution(image_shape):
     steps per call removes most of it. Larger images keep Keras's `1`. With
     more than one step per execution, callbacks (and the stop on a NaN loss)
     see every `steps_per_execution`-th batch only. Measured on a 2-core CPU
-    with `bench/train_speed.py`.
+    with `bench/train_speed.py`; the zoo's trainer (`keras-cvae train`)
+    compiles with it.
 
     Args:
         image_shape: tuple. The model's `image_shape`, channels last.
