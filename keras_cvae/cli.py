@@ -158,14 +158,13 @@ def presets(args):
 def evaluate(args):
     import keras_cvae
     from keras_cvae import datasets
-    from keras_cvae.zoo.train_preset import as_array_if_small
 
     model = _load(args.preset)
     dataset_name = _preset_dataset(args.preset, args.dataset)
     data, info = datasets.load(dataset_name, args.split, batch_size=args.batch_size, with_info=True,
                                image_size=model.image_shape[:2], channels=model.image_shape[-1],
                                data_dir=args.data_dir)
-    data = as_array_if_small(data, info, model.image_shape)  # the progress bar knows the total
+    data = datasets.as_array_if_small(data, info, model.image_shape)  # the progress bar knows the total
     results = keras_cvae.evaluate_density(
         model, data, intensity_levels=info.intensity_levels, num_samples=args.iw_samples,
         seed=args.seed, batch_size=args.batch_size, verbose=1,

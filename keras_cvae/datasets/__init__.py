@@ -2,13 +2,15 @@
 
 `load` and `info` read the embedded `"digits"`, any prepared TFDS image
 dataset, or a directory of PNG/JPEG files; `validate_images` and
-`validate_dataset` check data before training. Nothing is downloaded.
+`validate_dataset` check data before training; `as_array_if_small` gathers
+a small split into one array. Nothing is downloaded.
 """
 
 from keras_cvae.datasets.dataset_info import DatasetInfo
+from keras_cvae.datasets.loader import as_array_if_small
 from keras_cvae.datasets.loader import info
 from keras_cvae.datasets.loader import load
 from keras_cvae.utils.image_validation import validate_dataset
 from keras_cvae.utils.image_validation import validate_images
 
-__all__ = ["DatasetInfo", "info", "load", "validate_dataset", "validate_images"]
+__all__ = ["DatasetInfo", "as_array_if_small", "info", "load", "validate_dataset", "validate_images"]

@@ -1,8 +1,10 @@
 """`load` and `info`: image datasets as float32 `tf.data` pipelines."""
 
+import math
 import numbers
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from keras_cvae.datasets import folder
@@ -163,6 +165,18 @@ def info(name, split="train", data_dir=None, image_size=None, channels=None):
     """
     image_size = _standardize_image_size(image_size)
     return _resolve(name, split, data_dir, image_size, channels)[1]
+
+
+def as_array_if_small(dataset, info, image_shape, max_values=2**26):
+    """The images of a batched `dataset` as one array if they fit in `max_values` floats.
+
+    `evaluate_density` then knows the number of batches, and its progress
+    bar shows the total and the time left; `recalibrate_batchnorm` sees the
+    same dequantized images in each of its passes.
+    """
+    if info.num_examples is None or info.num_examples * math.prod(image_shape) > max_values:
+        return dataset
+    return np.concatenate(list(dataset.as_numpy_iterator()))
 
 
 def _resolve(name, split, data_dir, image_size, channels):

@@ -19,7 +19,6 @@ import sys
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_cvae import datasets
@@ -224,11 +223,11 @@ def train_preset(
                                        seed=seed, **load)
     # One dequantized copy, so that every BatchNorm sees the same images (the
     # pipeline draws fresh noise on each pass); a large dataset stays a pipeline.
-    recalibration_data = as_array_if_small(recalibration_data, train_info, shape)
+    recalibration_data = datasets.as_array_if_small(recalibration_data, train_info, shape)
     recalibrate_batchnorm(trained, recalibration_data, seed=seed)
 
     start = time.time()
-    test_array = as_array_if_small(test_data, test_info, shape)  # a progress bar with a total
+    test_array = datasets.as_array_if_small(test_data, test_info, shape)  # a progress bar with a total
     metrics = evaluate_density(trained, test_array, intensity_levels=levels,
                                num_samples=num_samples, seed=seed, verbose=verbose)
     eval_seconds = time.time() - start
@@ -376,18 +375,6 @@ def _steps_per_epoch(dataset, info, batch_size, drop_remainder):
             f"{info.name!r}. Received: batch_size={batch_size}"
         )
     return steps
-
-
-def as_array_if_small(dataset, info, image_shape, max_values=2**26):
-    """The images of a batched `dataset` as one array if they fit in `max_values` floats.
-
-    `evaluate_density` then knows the number of batches, and its progress
-    bar shows the total and the time left; `recalibrate_batchnorm` sees the
-    same dequantized images in each of its passes.
-    """
-    if info.num_examples is None or info.num_examples * math.prod(image_shape) > max_values:
-        return dataset
-    return np.concatenate(list(dataset.as_numpy_iterator()))
 
 
 # === Run folder ===

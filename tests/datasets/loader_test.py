@@ -137,3 +137,14 @@ def test_bad_arguments(kwargs, message):
     kwargs = {"name": "digits", "split": "train", **kwargs}
     with pytest.raises(ValueError, match=message):
         keras_cvae.datasets.load(**kwargs)
+
+
+def test_as_array_if_small_gathers_the_batches_or_keeps_the_dataset(digits_levels):
+    test, info = keras_cvae.datasets.load("digits", "test", batch_size=64, with_info=True)
+    array = keras_cvae.datasets.as_array_if_small(test, info, (8, 8, 1))
+    assert isinstance(array, np.ndarray) and array.shape == (360, 8, 8, 1)
+    np.testing.assert_array_equal(array, (digits_levels[1437:] / 16).astype(np.float32))
+    # Over the size limit, or of unknown size: the dataset itself.
+    assert keras_cvae.datasets.as_array_if_small(test, info, (8, 8, 1), max_values=360 * 64 - 1) is test
+    unknown = DatasetInfo("digits", "test", (8, 8, 1), 17, None)
+    assert keras_cvae.datasets.as_array_if_small(test, unknown, (8, 8, 1)) is test
