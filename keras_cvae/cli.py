@@ -111,9 +111,9 @@ def _preset_dataset(preset, dataset):
     if dataset:
         return dataset
     from keras_cvae.zoo import read_metadata
+    from keras_cvae.zoo.preset_lookup import recorded_dataset
 
-    recorded = read_metadata(preset).get("dataset") or "digits"
-    return recorded.get("name", "digits") if isinstance(recorded, dict) else recorded
+    return recorded_dataset(read_metadata(preset)) or "digits"
 
 
 def _print_json(results, path=None):

@@ -39,6 +39,12 @@ def read_metadata(preset):
     return read_json(path) if os.path.exists(path) else {}
 
 
+def recorded_dataset(metadata):
+    """The dataset name in a preset's metadata (`"dataset"`: a name or `{"name": ...}`), or None."""
+    dataset = metadata.get("dataset")
+    return dataset.get("name") if isinstance(dataset, dict) else dataset or None
+
+
 def read_json(path):
     try:
         with open(path) as f:

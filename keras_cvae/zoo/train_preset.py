@@ -36,6 +36,7 @@ from keras_cvae.zoo.model_card import model_card_files
 from keras_cvae.zoo.preset_io import from_preset
 from keras_cvae.zoo.preset_io import save_to_preset
 from keras_cvae.zoo.preset_lookup import read_metadata
+from keras_cvae.zoo.preset_lookup import recorded_dataset
 
 # A cheap, fixed-seed evaluation recorded for the tests (`tests/zoo`).
 CHECK_NUM_SAMPLES = 16
@@ -296,10 +297,9 @@ def _preset_source(preset, output_dir):
     model = from_preset(preset, load_weights=False)  # a folder; otherwise lists the names
     metadata = read_metadata(preset)
     training = metadata.get("training") or {}
-    dataset = metadata.get("dataset") or {}
     defaults = {
         "description": metadata.get("description", f"Trained from {preset}."),
-        "dataset": dataset.get("name") if isinstance(dataset, dict) else dataset,
+        "dataset": recorded_dataset(metadata),
         "intensity_levels": metadata.get("intensity_levels"),
         "epochs": training.get("epochs", 20), "batch_size": training.get("batch_size", 64),
         "learning_rate": training.get("learning_rate", 1e-3),

@@ -205,3 +205,15 @@ def test_lambda_inside_a_vae_config_is_not_executed(small_preset):
     json.dump(config, open(directory / "config.json", "w"))
     with pytest.raises(Exception, match="safe_mode|arbitrary code execution"):
         keras_cvae.VAE.from_preset(str(directory))
+
+
+@pytest.mark.parametrize(
+    "metadata, expected",
+    [({"dataset": {"name": "mnist", "split": "train"}}, "mnist"), ({"dataset": "folder"}, "folder"),
+     ({"dataset": ""}, None), ({"dataset": {}}, None), ({}, None)],
+)
+def test_recorded_dataset_reads_a_name_or_a_record(metadata, expected):
+    from keras_cvae.zoo.preset_lookup import recorded_dataset
+
+    assert recorded_dataset(metadata) == expected
+    assert recorded_dataset(keras_cvae.zoo.read_metadata("digits_basic")) == "digits"
