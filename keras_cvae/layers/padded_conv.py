@@ -73,9 +73,7 @@ class PaddedConv(keras.layers.Layer):
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        # Odd kernels pad symmetrically, which is exactly Keras's "same".
         self._paddings = [lecture_padding(k) for k in self.kernel_size]
-        self._uses_same = all(b == a for b, a in self._paddings)
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2:
@@ -160,57 +158,44 @@ def padded_convolution(inputs, kernel, paddings):
         paddings: `(before, after)` per spatial axis, summing to `k - 1`.
     """
     rank = len(paddings)
-    symmetric = all(before == after for before, after in paddings)
+    # Odd kernels pad symmetrically, which is exactly "SAME": no padded copy.
+    padding = "SAME" if all(before == after for before, after in paddings) else "VALID"
 
-    def convolve(values, weights, pads):
-        if symmetric:
-            return tf.nn.convolution(values, weights, padding="SAME")
-        pad_width = [(0, 0), *pads, (0, 0)]
-        return tf.nn.convolution(tf.pad(values, pad_width), weights, padding="VALID")
+    def pad(values, pads):
+        return values if padding == "SAME" else tf.pad(values, [(0, 0), *pads, (0, 0)])
 
     @tf.custom_gradient
     def forward(inputs, kernel):
+        padded = pad(inputs, paddings)  # also the kernel gradient's input
+
         def gradient(output_gradient):
             flipped = tf.reverse(kernel, axis=list(range(rank)))
             flipped = tf.transpose(flipped, [*range(rank), rank + 1, rank])
             mirrored = [(after, before) for before, after in paddings]
-            input_gradient = convolve(output_gradient, flipped, mirrored)
-            kernel_gradient = _kernel_gradient(inputs, kernel, output_gradient, paddings, symmetric)
+            input_gradient = tf.nn.convolution(pad(output_gradient, mirrored), flipped, padding=padding)
+            kernel_gradient = _kernel_gradient(padded, kernel, output_gradient, padding)
             return input_gradient, kernel_gradient
 
-        return convolve(inputs, kernel, paddings), gradient
+        return tf.nn.convolution(padded, kernel, padding=padding), gradient
 
     # Read a variable kernel outside: its gradient flows through the read.
     return forward(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
 
 
-def _kernel_gradient(inputs, kernel, output_gradient, paddings, symmetric):
-    """TensorFlow's `ConvBackpropFilter` of `conv(Pad(inputs), kernel)`."""
-    rank = len(paddings)
-    padding = "SAME"
-    if not symmetric:
-        inputs = tf.pad(inputs, [(0, 0), *paddings, (0, 0)])
-        padding = "VALID"
+# TensorFlow's kernel-gradient op per number of spatial axes (1-d runs as 2-d).
+_KERNEL_GRADIENT_OPS = {2: tf.raw_ops.Conv2DBackpropFilter, 3: tf.raw_ops.Conv3DBackpropFilterV2}
+
+
+def _kernel_gradient(inputs, kernel, output_gradient, padding):
+    """TensorFlow's `ConvBackpropFilter` of `conv(inputs, kernel, padding)`."""
+    rank = len(kernel.shape) - 2
     if rank == 1:  # as a 2-d convolution over (1, length)
-        inputs, output_gradient = inputs[:, None], output_gradient[:, None]
-        return _kernel_gradient_2d(inputs, kernel[None], output_gradient, padding)[0]
-    if rank == 2:
-        return _kernel_gradient_2d(inputs, kernel, output_gradient, padding)
-    return tf.raw_ops.Conv3DBackpropFilterV2(
+        return _kernel_gradient(inputs[:, None], kernel[None], output_gradient[:, None], padding)[0]
+    return _KERNEL_GRADIENT_OPS[rank](
         input=inputs,
         filter_sizes=tf.shape(kernel),
         out_backprop=output_gradient,
-        strides=[1] * 5,
-        padding=padding,
-    )
-
-
-def _kernel_gradient_2d(inputs, kernel, output_gradient, padding):
-    return tf.raw_ops.Conv2DBackpropFilter(
-        input=inputs,
-        filter_sizes=tf.shape(kernel),
-        out_backprop=output_gradient,
-        strides=[1] * 4,
+        strides=[1] * (rank + 2),
         padding=padding,
     )
 
