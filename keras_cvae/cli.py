@@ -110,7 +110,7 @@ def _preset_dataset(preset, dataset):
     """`dataset`, or the dataset recorded in the preset's metadata."""
     if dataset:
         return dataset
-    from keras_cvae.zoo import read_metadata
+    from keras_cvae.zoo.preset_lookup import read_metadata
     from keras_cvae.zoo.preset_lookup import recorded_dataset
 
     return recorded_dataset(read_metadata(preset)) or "digits"
