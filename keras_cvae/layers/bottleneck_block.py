@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from keras_cvae.layers.residual_block import ResidualBlock
-from keras_cvae.layers.validation import check_positive_int
+from keras_cvae.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")

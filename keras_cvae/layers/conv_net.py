@@ -2,7 +2,7 @@ import keras
 
 from keras_cvae.layers.basic_block import BasicBlock
 from keras_cvae.layers.bottleneck_block import BottleneckBlock
-from keras_cvae.layers.validation import check_positive_int
+from keras_cvae.validation import check_positive_int
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 

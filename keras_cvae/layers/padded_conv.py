@@ -4,8 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_cvae.layers.validation import check_positive_int
-from keras_cvae.layers.validation import check_rank
+from keras_cvae.validation import check_positive_int
+from keras_cvae.validation import check_rank
 
 
 def lecture_padding(kernel_size):

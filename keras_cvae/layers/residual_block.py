@@ -4,10 +4,10 @@ import keras
 
 from keras_cvae.layers.fused_batch_normalization import FusedBatchNormalization
 from keras_cvae.layers.padded_conv import PaddedConv
-from keras_cvae.layers.validation import check_non_negative
-from keras_cvae.layers.validation import check_positive_int
-from keras_cvae.layers.validation import check_rank
-from keras_cvae.layers.validation import check_rate
+from keras_cvae.validation import check_non_negative
+from keras_cvae.validation import check_positive_int
+from keras_cvae.validation import check_rank
+from keras_cvae.validation import check_rate
 
 
 class ResidualBlock(keras.layers.Layer):

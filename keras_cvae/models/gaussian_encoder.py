@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_cvae.layers import PaddedConv
-from keras_cvae.layers.validation import check_positive_int
+from keras_cvae.validation import check_positive_int
 from keras_cvae.models.conv_net_config import as_conv_net
 
 POSTERIORS = ("diagonal", "full")

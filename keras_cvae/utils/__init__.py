@@ -1,4 +1,4 @@
-"""Small helpers shared by the library: image grids and atomic file writes."""
+"""Small helpers shared by the library: image grids, atomic file writes, JSON files, tables."""
 
 from keras_cvae.utils.atomic_write import atomic_directory
 from keras_cvae.utils.atomic_write import atomic_path
@@ -6,3 +6,6 @@ from keras_cvae.utils.atomic_write import atomic_write_bytes
 from keras_cvae.utils.image_grid import image_grid
 from keras_cvae.utils.image_grid import save_png
 from keras_cvae.utils.image_logger import ImageLogger
+from keras_cvae.utils.json_file import read_json
+from keras_cvae.utils.json_file import write_json
+from keras_cvae.utils.text_table import format_table

@@ -1,0 +1,109 @@
+"""Argument checks for every package: Keras-style errors naming the argument and the value.
+
+Pure Python (no TensorFlow), so the command line can use it before TensorFlow
+loads. Each check returns the value (converted where that is safe) or raises
+a ValueError such as::
+
+    Invalid value for argument `depth`. Expected an integer >= 1. Received: depth=0
+
+Example:
+
+>>> from keras_cvae.validation import check_int, check_number
+>>> check_int("depth", 2, minimum=1)
+2
+>>> check_number("temperature", 0.5, minimum=0, minimum_inclusive=False)
+0.5
+>>> check_int("depth", 0, minimum=1)
+Traceback (most recent call last):
+    ...
+ValueError: Invalid value for argument `depth`. Expected an integer >= 1. Received: depth=0
+"""
+
+import math
+import numbers
+
+BLOCK_TYPES = ("basic", "bottleneck")
+
+
+def _bounds(minimum, maximum, minimum_inclusive, maximum_inclusive):
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>=' if minimum_inclusive else '>'} {minimum:g}")
+    if maximum is not None:
+        parts.append(f"{'<=' if maximum_inclusive else '<'} {maximum:g}")
+    return " and ".join(parts)
+
+
+def _in_bounds(value, minimum, maximum, minimum_inclusive, maximum_inclusive):
+    if minimum is not None and (value < minimum if minimum_inclusive else value <= minimum):
+        return False
+    if maximum is not None and (value > maximum if maximum_inclusive else value >= maximum):
+        return False
+    return True
+
+
+def invalid(name, expected, value):
+    """The ValueError every check raises: the argument, what was expected, what was received."""
+    return ValueError(
+        f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
+    )
+
+
+def describe_int(minimum=None, maximum=None):
+    """`"an integer >= 1"`: what `check_int` expects, in words (also for argparse)."""
+    bounds = _bounds(minimum, maximum, True, True)
+    return f"an integer {bounds}" if bounds else "an integer"
+
+
+def describe_number(minimum=None, maximum=None, minimum_inclusive=True, maximum_inclusive=True):
+    """`"a finite number > 0"`: what `check_number` expects, in words."""
+    bounds = _bounds(minimum, maximum, minimum_inclusive, maximum_inclusive)
+    return f"a finite number {bounds}" if bounds else "a finite number"
+
+
+def check_int(name, value, minimum=None, maximum=None):
+    """`value` as an `int` if it is an integer (not a bool) within `[minimum, maximum]`."""
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not is_int or not _in_bounds(value, minimum, maximum, True, True):
+        raise invalid(name, describe_int(minimum, maximum), value)
+    return int(value)
+
+
+def check_number(name, value, minimum=None, maximum=None, minimum_inclusive=True,
+                 maximum_inclusive=True):
+    """`value` as a `float` if it is a finite real number (not a bool) within the bounds."""
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if (not is_real or not math.isfinite(value)
+            or not _in_bounds(value, minimum, maximum, minimum_inclusive, maximum_inclusive)):
+        expected = describe_number(minimum, maximum, minimum_inclusive, maximum_inclusive)
+        raise invalid(name, expected, value)
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    """`value` if it is one of `choices`."""
+    if value not in choices:
+        raise invalid(name, f"one of {', '.join(map(repr, choices))}", value)
+    return value
+
+
+def check_positive_int(name, value):
+    """An integer >= 1."""
+    return check_int(name, value, minimum=1)
+
+
+def check_non_negative(name, value):
+    """A finite number >= 0, as a float."""
+    return check_number(name, value, minimum=0)
+
+
+def check_rate(name, value):
+    """A rate in [0, 1), as a float (dropout)."""
+    return check_number(name, value, minimum=0, maximum=1, maximum_inclusive=False)
+
+
+def check_rank(rank):
+    """The number of spatial axes of a convolution: 1, 2 or 3."""
+    if isinstance(rank, bool) or rank not in (1, 2, 3):
+        raise invalid("rank", "1, 2 or 3 spatial axes", rank)
+    return rank
