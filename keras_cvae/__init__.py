@@ -20,7 +20,8 @@ _PUBLIC = {
     "recalibrate_batchnorm": "keras_cvae.models",
     "list_presets": "keras_cvae.zoo",
 }
-_SUBMODULES = ("layers", "models", "datasets", "zoo", "export", "distribute", "utils")
+_SUBMODULES = ("layers", "models", "datasets", "zoo", "training", "export", "distribute", "utils",
+               "validation")
 
 __all__ = ["__version__", *_PUBLIC, *_SUBMODULES]
 

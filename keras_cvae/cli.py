@@ -63,34 +63,27 @@ def _silenced_stderr(silence=True):
         os.close(devnull)
 
 
-def _number(kind, low=None, high=None, low_open=False, high_open=False):
-    """An argparse type: `kind` (int or float) within a range, else the accepted range."""
-    bounds = []
-    if low is not None:
-        bounds.append(f"{'>' if low_open else '>='} {low:g}")
-    if high is not None:
-        bounds.append(f"{'<' if high_open else '<='} {high:g}")
-    expected = f"{'an integer' if kind is int else 'a number'} {' and '.join(bounds)}".strip()
+def _number(kind, **bounds):
+    """An argparse type: `kind` (int or float) within `bounds` (`keras_cvae.validation`'s)."""
+    from keras_cvae import validation
+
+    check = validation.check_int if kind is int else validation.check_number
+    expected = (validation.describe_int if kind is int else validation.describe_number)(**bounds)
 
     def parse(text):
         try:
-            value = kind(text)
+            return check("value", kind(text), **bounds)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text!r}") from None
-        too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high or math.isnan(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text}")
-        return value
 
     parse.__name__ = kind.__name__
     return parse
 
 
-_positive_int = _number(int, 1)
-_positive_float = _number(float, 0, low_open=True)
-_non_negative_float = _number(float, 0)
-_rate = _number(float, 0, 1, high_open=True)
+_positive_int = _number(int, minimum=1)
+_positive_float = _number(float, minimum=0, minimum_inclusive=False)
+_non_negative_float = _number(float, minimum=0)
+_rate = _number(float, minimum=0, maximum=1, maximum_inclusive=False)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,42 +110,36 @@ def _preset_dataset(preset, dataset):
 
 
 def _print_json(results, path=None):
-    text = json.dumps(results, indent=2, sort_keys=True)
-    print(text)
-    if path:
-        from keras_cvae.utils import atomic_write_bytes
+    from keras_cvae.utils.json_file import to_json
+    from keras_cvae.utils.json_file import write_json
 
-        atomic_write_bytes(path, (text + "\n").encode())
+    print(to_json(results), end="")
+    if path:
+        write_json(path, results)
 
 
 # === Sub-commands ===
 
 
 def presets(args):
-    from keras_cvae.zoo import PRESETS
+    from keras_cvae.utils.text_table import format_table
     from keras_cvae.zoo import list_presets
     from keras_cvae.zoo import read_metadata
 
-    rows = [("name", "blocks", "input", "params", "dataset", "weights", "test bits/dim")]
+    rows = [("name", "architecture", "input", "params", "dataset", "weights", "test bits/dim")]
     for name, entry in list_presets().items():
-        net = PRESETS[name].conv_net
-        blocks = f"{net['block']} ×{net['depth']}, C={net['channels']}"
-        if net["block"] == "bottleneck":
-            blocks += f", D={net.get('bottleneck_channels', 64)}"
         bits = (read_metadata(name).get("metrics") or {}).get("bits_per_dim")
         params = entry.get("parameter_count")
         rows.append((
             name,
-            f"{blocks}, k={net.get('kernel_size', 3)}",
+            entry["architecture"],
             "×".join(map(str, entry["input_shape"])),
             f"{params:,}" if params else "—",
             entry["dataset"],
             "yes" if entry["pretrained"] else "no (train it)",
             f"{bits:.3f}" if bits is not None else "—",
         ))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(format_table(rows))
 
 
 def evaluate(args):
@@ -221,48 +208,53 @@ def export(args):
 
 
 def train(args):
-    from keras_cvae.zoo import train_preset as training
+    from keras_cvae import training
+    from keras_cvae.training import run_folder
 
     name = os.path.basename(os.path.normpath(args.preset))
     run_dir = args.out or os.path.join("runs", name)
-    preset_dir = os.path.join(run_dir, "preset")
+    preset_dir = args.preset_dir or os.path.join(run_dir, "preset")
     # The lecture's hyper-parameters; the KL warm-up comes in epochs (--warmup), not steps.
-    flags = training.CONV_NET_OVERRIDES + training.ENCODER_OVERRIDES + ("beta",)
-    overrides = {key: getattr(args, key) for key in flags if getattr(args, key) is not None}
-    mixed_precision = args.mixed_precision
-    if mixed_precision == "auto":
-        import tensorflow as tf
-
-        mixed_precision = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
-    metadata = training.train_preset(
-        args.preset, preset_dir, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, seed=args.seed, num_samples=args.iw_samples,
-        overwrite=args.overwrite, dataset=args.dataset, data_dir=args.data_dir,
-        overrides=overrides, warmup_epochs=args.warmup, strategy=args.strategy,
-        jit_compile=args.jit_compile, mixed_precision=mixed_precision, run_dir=run_dir,
-        command="keras-cvae " + " ".join(sys.argv[1:]), check_metrics=False,
-    )
+    overrides = {key: getattr(args, key) for key in training.OVERRIDES
+                 if getattr(args, key) is not None}
+    config = training.TrainingConfig(
+        args.preset, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_epochs=args.warmup,
+        seed=args.seed, num_samples=args.iw_samples, overrides=overrides, strategy=args.strategy,
+        jit_compile=args.jit_compile, mixed_precision=_mixed_precision(args.mixed_precision))
+    metadata = training.train(config, preset_dir, run_dir=run_dir, overwrite=args.overwrite,
+                              command="keras-cvae " + " ".join(sys.argv[1:]))
     if metadata is None:  # a non-chief worker: the chief writes the run
         return
     metrics = metadata["metrics"]
-    epochs = metadata["training"]["epochs"]
-    samples = os.path.join(run_dir, training.SAMPLES_DIR)
+    samples = os.path.join(run_dir, run_folder.SAMPLES_DIR)
+    last_grid = os.path.join(samples, f"samples_epoch_{metadata['training']['epochs']:03d}.png")
     bits = metrics.get("bits_per_dim")
     print(
         f"\nTest split: negative ELBO {metrics['negative_elbo_nats']:.2f} nats, "
         f"NLL (K={metrics['num_samples']}) {metrics['nll_nats']:.2f} nats"
         + (f", {bits:.3f} bits/dim" if bits is not None else "")
-        + f"\n  samples:     {os.path.join(samples, f'samples_epoch_{epochs:03d}.png')} "
-        f"(one per epoch in {samples}/), {os.path.join(preset_dir, 'samples.png')}"
+        + f"\n  samples:     {last_grid} (one per epoch in {samples}/), "
+        f"{os.path.join(preset_dir, 'samples.png')}"
         f"\n  preset:      {preset_dir}   (keras-cvae sample --preset {preset_dir} --out grid.png)"
-        f"\n  metrics:     {os.path.join(run_dir, training.METRICS_FILE)}"
-        f"\n  tensorboard: tensorboard --logdir {os.path.join(run_dir, training.LOG_DIR)}"
+        f"\n  metrics:     {os.path.join(run_dir, run_folder.METRICS_FILE)}"
+        f"\n  tensorboard: tensorboard --logdir {os.path.join(run_dir, run_folder.LOG_DIR)}"
     )
+
+
+def _mixed_precision(policy):
+    """`--mixed-precision` alone: float16 on a GPU, bfloat16 otherwise."""
+    if policy != "auto":
+        return policy
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
 
 
 # === Parser ===
 
 def build_parser():
+    """The `keras-cvae` argument parser: one sub-command per task."""
     parser = _Parser(
         prog="keras-cvae", description="Convolutional VAEs for Keras: train, evaluate, sample, export."
     )
@@ -277,84 +269,108 @@ def build_parser():
         return sub
 
     command("presets", presets, "list the model zoo")
+    _add_train_arguments(command("train", train, "train a preset (default: digits_basic on the "
+                                                 "embedded digits)"))
+    _add_evaluate_arguments(command("evaluate", evaluate,
+                                    "negative ELBO, importance-weighted NLL and bits/dim"))
+    _add_sample_arguments(command("sample", sample, "draw samples into a PNG grid"))
+    _add_reconstruct_arguments(command("reconstruct", reconstruct,
+                                       "inputs (top row) and reconstructions (bottom row)"))
+    _add_export_arguments(command("export", export,
+                                  "SavedModel, TFLite and ONNX artifacts with a report"))
+    return parser
 
-    sub = command("train", train, "train a preset (default: digits_basic on the embedded digits)")
+
+def _add_train_arguments(sub):
     sub.add_argument("--preset", default="digits_basic",
-                     help="registered name or preset folder: the architecture, trained from scratch")
+                     help="registered name or preset folder: the architecture, trained from scratch "
+                          "(default: digits_basic)")
     sub.add_argument("--dataset", default=None,
                      help="digits, a prepared TFDS name, or a folder of images (default: the preset's)")
-    sub.add_argument("--data-dir", default=None, help="TFDS data directory")
+    sub.add_argument("--data-dir", default=None, help="TFDS data directory (default: TFDS's)")
     sub.add_argument("--epochs", type=_positive_int, default=None,
                      help="default: the preset's (40 for digits_basic, about 5 minutes on 2 cores)")
     sub.add_argument("--batch-size", type=_positive_int, default=None,
                      help="B, the global batch (default: the preset's)")
     sub.add_argument("--learning-rate", type=_positive_float, default=None,
                      help="Adam's, cosine-decayed to 0 (default: the preset's)")
-    sub.add_argument("--strategy", default="auto", choices=("auto", "one_device", "mirrored",
-                                                            "multi_worker", "tpu"))
+    sub.add_argument("--strategy", default="auto",
+                     choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"),
+                     help="tf.distribute strategy (default: auto)")
     sub.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     sub.add_argument("--mixed-precision", nargs="?", const="auto", default="float32",
                      choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
-                     help="16-bit compute (alone: float16 on GPU, bfloat16 otherwise)")
+                     help="16-bit compute (alone: float16 on GPU, bfloat16 otherwise; "
+                          "default: float32)")
     sub.add_argument("--out", default=None, metavar="RUN_DIR",
                      help="run folder (default: runs/<preset>); rerun to resume")
+    sub.add_argument("--preset-dir", default=None, metavar="DIR",
+                     help="where the trained preset is written (default: RUN_DIR/preset)")
     sub.add_argument("--overwrite", action="store_true", help="discard RUN_DIR and start afresh")
-    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--seed", type=int, default=None, help="default: the preset's (0 for most)")
     sub.add_argument("--iw-samples", type=_positive_int, default=100,
                      help="K of the final importance-weighted NLL (default: 100)")
     hyper = sub.add_argument_group("hyper-parameters (default: the preset's)")
-    hyper.add_argument("--channels", type=_positive_int, metavar="C")
-    hyper.add_argument("--bottleneck-channels", type=_positive_int, metavar="D")
-    hyper.add_argument("--kernel-size", type=_positive_int, metavar="k")
-    hyper.add_argument("--depth", type=_positive_int, metavar="L", help="residual blocks")
-    hyper.add_argument("--dropout", dest="dropout_rate", type=_rate, metavar="RATE")
-    hyper.add_argument("--l2", type=_non_negative_float)
-    hyper.add_argument("--latent-dim", type=_positive_int, metavar="Z")
+    hyper.add_argument("--channels", type=_positive_int, metavar="C", help="block width C")
+    hyper.add_argument("--bottleneck-channels", type=_positive_int, metavar="D",
+                       help="bottleneck width D")
+    hyper.add_argument("--kernel-size", type=_positive_int, metavar="k", help="kernel size k")
+    hyper.add_argument("--depth", type=_positive_int, metavar="L", help="residual blocks L")
+    hyper.add_argument("--dropout", dest="dropout_rate", type=_rate, metavar="RATE",
+                       help="dropout rate in [0, 1)")
+    hyper.add_argument("--l2", type=_non_negative_float, help="L2 weight penalty")
+    hyper.add_argument("--latent-dim", type=_positive_int, metavar="Z", help="latent dimension Z")
     hyper.add_argument("--beta", type=_non_negative_float, help="weight of the KL term")
     hyper.add_argument("--warmup", type=_non_negative_float, metavar="EPOCHS",
                        help="linear KL warm-up from 0 over this many epochs")
 
-    def data_options(sub):
-        sub.add_argument("--preset", required=True, help="preset name or directory")
-        sub.add_argument("--dataset", default=None, help="defaults to the preset's dataset")
-        sub.add_argument("--data-dir", default=None)
-        sub.add_argument("--split", default="test")
 
-    sub = command("evaluate", evaluate, "negative ELBO, importance-weighted NLL and bits/dim")
-    data_options(sub)
+def _add_data_arguments(sub):
+    sub.add_argument("--preset", required=True, help="preset name or directory")
+    sub.add_argument("--dataset", default=None, help="default: the preset's dataset")
+    sub.add_argument("--data-dir", default=None, help="TFDS data directory (default: TFDS's)")
+    sub.add_argument("--split", default="test", help="default: test")
+
+
+def _add_evaluate_arguments(sub):
+    _add_data_arguments(sub)
     sub.add_argument("--iw-samples", type=_positive_int, default=1000, help="K (default: 1000)")
-    sub.add_argument("--batch-size", type=_positive_int, default=64)
-    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--batch-size", type=_positive_int, default=64, help="default: 64")
+    sub.add_argument("--seed", type=int, default=0, help="default: 0")
     sub.add_argument("--json", default=None, help="also write the results here")
 
-    sub = command("sample", sample, "draw samples into a PNG grid")
-    sub.add_argument("--preset", required=True)
-    sub.add_argument("--num", type=_positive_int, default=64)
-    sub.add_argument("--temperature", type=_non_negative_float, default=1.0)
-    sub.add_argument("--seed", type=int, default=None)
+
+def _add_sample_arguments(sub):
+    sub.add_argument("--preset", required=True, help="preset name or directory")
+    sub.add_argument("--num", type=_positive_int, default=64, help="default: 64")
+    sub.add_argument("--temperature", type=_non_negative_float, default=1.0,
+                     help="scale of the prior's noise (default: 1.0)")
+    sub.add_argument("--seed", type=int, default=None, help="default: a fresh draw")
     sub.add_argument("--add-noise", action="store_true", help="add the decoder noise σ·η")
-    sub.add_argument("--columns", type=_positive_int, default=None)
-    sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement")
+    sub.add_argument("--columns", type=_positive_int, default=None,
+                     help="default: a square grid")
+    sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
     sub.add_argument("--out", required=True, help="PNG path")
 
-    sub = command("reconstruct", reconstruct, "inputs (top row) and reconstructions (bottom row)")
-    data_options(sub)
-    sub.add_argument("--num", type=_positive_int, default=16)
-    sub.add_argument("--scale", type=_positive_int, default=4)
+
+def _add_reconstruct_arguments(sub):
+    _add_data_arguments(sub)
+    sub.add_argument("--num", type=_positive_int, default=16, help="default: 16")
+    sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
     sub.add_argument("--out", required=True, help="PNG path")
 
-    sub = command("export", export, "SavedModel, TFLite and ONNX artifacts with a report")
-    sub.add_argument("--preset", required=True)
+
+def _add_export_arguments(sub):
+    sub.add_argument("--preset", required=True, help="preset name or directory")
     sub.add_argument("--format", default="saved_model,tflite",
                      help="comma-separated: saved_model, tflite, onnx (default: saved_model,tflite)")
     sub.add_argument("--quantize", default="float32,float16,dynamic,int8",
                      help="comma-separated TFLite variants (default: all four)")
-    sub.add_argument("--out", required=True)
-    sub.add_argument("--overwrite", action="store_true")
+    sub.add_argument("--out", required=True, help="the export folder")
+    sub.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
     sub.add_argument("--dataset", default=None,
                      help="training images for int8 calibration and the report (default: the preset's)")
-    sub.add_argument("--data-dir", default=None)
-    return parser
+    sub.add_argument("--data-dir", default=None, help="TFDS data directory (default: TFDS's)")
 
 
 def main(argv=None):

@@ -66,9 +66,8 @@ def _as_dataset(data, batch_size):
 
 def _forward(model, images, seed):
     if isinstance(model, VAE):
-        mean, scale = model.encoder(images, training=False)
-        noise = model._noise(ops.shape(images)[0], seed)
-        model.decoder(mean + model._scale_noise(scale, noise), training=False)
+        z, _, _ = model._posterior_sample(images, model._noise(ops.shape(images)[0], seed), False)
+        model.decoder(z, training=False)
     else:
         model(images, training=False)
 

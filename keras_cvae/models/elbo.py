@@ -57,3 +57,17 @@ def standard_normal_log_prob(z):
     z = ops.cast(z, "float32")
     latent_dim = ops.cast(ops.shape(z)[-1], "float32")
     return -0.5 * ops.sum(ops.square(z), axis=-1) - 0.5 * latent_dim * LOG_2PI
+
+
+def scale_noise(scale, noise, diagonal):
+    """`Σ^½ ε`: elementwise for a diagonal scale `(..., Z)`, a matrix product for `L` `(..., Z, Z)`."""
+    if diagonal:
+        return scale * noise
+    return ops.einsum("...ij,...j->...i", scale, noise)
+
+
+def log_det(scale, diagonal):
+    """`log |Σ^½|` per example, from the diagonal scale or the diagonal of `L`."""
+    if not diagonal:
+        scale = ops.diagonal(scale, axis1=-2, axis2=-1)
+    return ops.sum(ops.log(scale), axis=-1)

@@ -1,3 +1,5 @@
+"""The lecture's Gaussian VAE as a Keras model: `train_step` is Algorithm 1."""
+
 import math
 import warnings
 
@@ -5,13 +7,20 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_cvae import validation
 from keras_cvae.models import elbo as elbo_terms
+from keras_cvae.models.cross_replica import global_mean
+from keras_cvae.models.cross_replica import num_replicas
+from keras_cvae.models.cross_replica import reduces_outputs_on_axis_0
 from keras_cvae.models.gaussian_decoder import GaussianDecoder
 from keras_cvae.models.gaussian_encoder import GaussianEncoder
 from keras_cvae.models.image_checks import check_training_data
-
-# Decoded images per chunk of the importance-weighted estimate (bounds memory).
-_IMAGES_PER_CHUNK = 4096
+from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
+from keras_cvae.models.random_seeds import fold_in
+from keras_cvae.models.random_seeds import global_batch_noise
+from keras_cvae.models.random_seeds import seed_pair
+from keras_cvae.zoo import preset_io
+from keras_cvae.zoo import preset_lookup
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -72,20 +81,9 @@ class VAE(keras.Model):
                 f"encoder rank={self.encoder.conv_net.rank}, "
                 f"decoder rank={self.decoder.conv_net.rank}"
             )
-        for name, value in (("beta", beta), ("free_bits", free_bits)):
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(
-                    f"Invalid value for argument `{name}`. Expected a non-negative number. "
-                    f"Received: {name}={value!r}"
-                )
-        if not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
-            raise ValueError(
-                "Invalid value for argument `kl_warmup_steps`. Expected a non-negative "
-                f"integer. Received: kl_warmup_steps={kl_warmup_steps!r}"
-            )
-        self.beta = float(beta)
-        self.kl_warmup_steps = kl_warmup_steps
-        self.free_bits = float(free_bits)
+        self.beta = validation.check_non_negative("beta", beta)
+        self.kl_warmup_steps = validation.check_int("kl_warmup_steps", kl_warmup_steps, minimum=0)
+        self.free_bits = validation.check_non_negative("free_bits", free_bits)
         self.seed = seed
         self.image_shape = self.decoder.image_shape
         self.latent_dim = self.encoder.latent_dim
@@ -145,13 +143,31 @@ class VAE(keras.Model):
             add_noise: bool. Add the decoder's noise `σ η`, `η ~ N(0, I)`, as in
                 the lecture's last line. Defaults to `False`.
         """
+        num_samples = validation.check_positive_int("num_samples", num_samples)
+        temperature = validation.check_non_negative("temperature", temperature)
         seed = self._seed(seed)
-        z = temperature * tf.random.stateless_normal((num_samples, self.latent_dim), seed)
-        mean, scale = self.decode(z)
-        if not add_noise:
+        z_noise = tf.random.stateless_normal((num_samples, self.latent_dim), seed)
+        pixel_noise = None
+        if add_noise:
+            pixel_noise = tf.random.stateless_normal((num_samples, *self.image_shape),
+                                                     fold_in(seed, -1))
+        return self.sample_from_noise(z_noise, pixel_noise, temperature)
+
+    def sample_from_noise(self, z_noise, pixel_noise=None, temperature=1.0):
+        """`g(T ζ) + σ(T ζ) η` for given noise `ζ ~ N(0, I)` `(B, Z)` and `η` `(B, *image_shape)`.
+
+        The lecture's sampling with every random draw passed in: what the
+        exported `sample` signature computes. Without `pixel_noise`, returns
+        the decoder mean `g(T ζ)`. `temperature` is a number or a `(B,)` tensor.
+        """
+        temperature = ops.cast(temperature, "float32")
+        if len(temperature.shape):
+            temperature = temperature[:, None]
+        mean, scale = self.decode(temperature * ops.cast(z_noise, "float32"))
+        if pixel_noise is None:
             return mean
-        noise = tf.random.stateless_normal(ops.shape(mean), _fold_in(seed, -1))
-        return mean + ops.cast(scale, mean.dtype) * ops.cast(noise, mean.dtype)
+        mean = ops.cast(mean, "float32")
+        return mean + ops.cast(scale, "float32") * ops.cast(pixel_noise, "float32")
 
     def elbo(self, images, seed=None):
         """One-sample ELBO per example: `{"elbo", "reconstruction", "kl"}`, nats."""
@@ -179,43 +195,19 @@ class VAE(keras.Model):
             chunk_size: int. Samples decoded at once. Defaults to about
                 4096 images per chunk.
         """
-        images = ops.convert_to_tensor(images)
-        batch = images.shape[0] or 64
-        chunk = chunk_size or max(1, min(num_samples, _IMAGES_PER_CHUNK // batch))
-        num_chunks = -(-num_samples // chunk)
-        mean, scale = self.encoder(images, training=False)
-        seed = self._seed(seed)
-        repeat = [chunk] + [1] * len(self.image_shape)
-        tiled = ops.tile(images, repeat)
-
-        def chunk_log_weights(index):
-            shape = (chunk, ops.shape(images)[0], self.latent_dim)
-            eps = tf.random.stateless_normal(shape, _fold_in(seed, index))
-            z = mean[None] + self._scale_noise(scale[None], eps)
-            z_flat = ops.reshape(z, (-1, self.latent_dim))
-            x_mean, x_scale = self.decoder(z_flat, training=False)
-            log_px_z = -elbo_terms.gaussian_nll(tiled, x_mean, x_scale)
-            log_pz = elbo_terms.standard_normal_log_prob(z_flat)
-            log_qz = elbo_terms.standard_normal_log_prob(ops.reshape(eps, (-1, self.latent_dim)))
-            log_qz = log_qz - ops.tile(self._log_det(scale), [chunk])
-            return ops.reshape(log_px_z + log_pz - log_qz, (chunk, -1))
-
-        log_weights = tf.map_fn(
-            chunk_log_weights,
-            tf.range(num_chunks),
-            fn_output_signature=tf.float32,
-            parallel_iterations=1,
-        )
-        log_weights = ops.reshape(log_weights, (num_chunks * chunk, -1))[:num_samples]
-        return ops.logsumexp(log_weights, axis=0) - math.log(num_samples)
+        num_samples = validation.check_positive_int("num_samples", num_samples)
+        return importance_weighted_log_likelihood(self, images, num_samples, self._seed(seed),
+                                                  chunk_size)
 
     # === Training ===
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras's `fit`, after checking the images; stops at a NaN or infinite loss, with a warning."""
         check_training_data(x, self.image_shape)
-        callbacks = list(kwargs.pop("callbacks", None) or [])
-        callbacks.append(_StopOnNonFiniteLoss())
-        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        callbacks = [*(kwargs.pop("callbacks", None) or []), keras.callbacks.TerminateOnNaN()]
+        history = super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        _warn_if_diverged(history)
+        return history
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         check_training_data(x, self.image_shape)
@@ -228,10 +220,9 @@ class VAE(keras.Model):
             loss = self._objective(terms, training=True)
             if self.losses:
                 loss = loss + ops.sum(self.losses)
-            # `loss` is the global batch's, the same on every replica (`_global_mean`),
+            # `loss` is the global batch's, the same on every replica (`global_mean`),
             # and Keras sums the replicas' gradients: divide by the replica count.
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled_loss = self.optimizer.scale_loss(loss / replicas)
+            scaled_loss = self.optimizer.scale_loss(loss / num_replicas())
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_metrics(loss, terms)
@@ -245,8 +236,7 @@ class VAE(keras.Model):
 
     def _terms(self, images, noise, training):
         """Per-example reconstruction NLL and KL (nats) for given noise `ε`."""
-        mean, scale = self.encoder(images, training=training)
-        z = mean + self._scale_noise(scale, noise)
+        z, mean, scale = self._posterior_sample(images, noise, training)
         x_mean, x_scale = self.decoder(z, training=training)
         reconstruction = elbo_terms.gaussian_nll(images, x_mean, x_scale)
         if self.encoder.posterior == "diagonal":
@@ -256,15 +246,21 @@ class VAE(keras.Model):
             kl_dims, kl = None, elbo_terms.kl_full(mean, scale)
         return {"reconstruction": reconstruction, "kl": kl, "kl_dims": kl_dims}
 
+    def _posterior_sample(self, images, noise, training):
+        """`(z, mean, Σ^½)` with `z = f(x) + Σ^½(x) ε` for given noise `ε` `(B, Z)`."""
+        mean, scale = self.encoder(images, training=training)
+        z = mean + elbo_terms.scale_noise(scale, noise, self.encoder.posterior == "diagonal")
+        return z, mean, scale
+
     def _objective(self, terms, training):
         """Batch mean of `reconstruction + β · KL`, with warm-up and free bits in training.
 
-        The means are over the global batch (`_global_mean`), so under a
+        The means are over the global batch (`global_mean`), so under a
         strategy every replica gets the single-device value, free bits included.
         """
         free_bits = training and self.free_bits > 0
         per_dim = free_bits and terms["kl_dims"] is not None
-        reconstruction, kl = _global_mean(
+        reconstruction, kl = global_mean(
             [terms["reconstruction"], terms["kl_dims"] if per_dim else terms["kl"]]
         )
         if per_dim:
@@ -285,77 +281,56 @@ class VAE(keras.Model):
         self.reconstruction_tracker.update_state(terms["reconstruction"])
         self.kl_tracker.update_state(terms["kl"])
         results = {m.name: m.result() for m in self.metrics}
-        if _reduces_outputs_on_axis_0():
+        if reduces_outputs_on_axis_0():
             results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
         return results
 
-    def _scale_noise(self, scale, noise):
-        """`Σ^½ ε`: elementwise for a diagonal scale, a matrix product for `L`."""
-        if self.encoder.posterior == "diagonal":
-            return scale * noise
-        return ops.einsum("...ij,...j->...i", scale, noise)
-
-    def _log_det(self, scale):
-        """`log |Σ^½|` per example."""
-        if self.encoder.posterior == "diagonal":
-            return ops.sum(ops.log(scale), axis=-1)
-        return ops.sum(ops.log(ops.diagonal(scale, axis1=-2, axis2=-1)), axis=-1)
-
     def _seed(self, seed, per_replica=True):
-        """A stateless seed pair, distinct per replica under a strategy if `per_replica`."""
-        if seed is None:
-            seed = self.seed_generator.next()
-        elif isinstance(seed, int):
-            seed = ops.convert_to_tensor([seed, 0], dtype="int64")
-        else:  # a seed pair, e.g. from `tf.random.experimental.stateless_fold_in`
-            seed = ops.convert_to_tensor(seed)
-        seed = ops.cast(seed, "int64")
-        context = tf.distribute.get_replica_context()
-        if per_replica and context is not None and context.num_replicas_in_sync > 1:
-            seed = _fold_in(seed, context.replica_id_in_sync_group)
-        return seed
+        return seed_pair(seed, self.seed_generator, per_replica)
 
     def _noise(self, batch, seed=None):
-        """`ε ~ N(0, I)` of shape `(batch, Z)`.
+        """`ε ~ N(0, I)` `(batch, Z)`, this replica's rows of one draw for the global batch."""
+        return global_batch_noise(batch, self.latent_dim, self._seed(seed, per_replica=False))
 
-        Under a strategy, each replica takes its own rows of one draw for the
-        global batch: replicas get independent noise, and every example gets
-        the ε it would get on one device, however the batch is split.
-        """
-        seed = self._seed(seed, per_replica=False)
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return tf.random.stateless_normal((batch, self.latent_dim), seed)
-        replicas, replica = context.num_replicas_in_sync, context.replica_id_in_sync_group
-        if isinstance(batch, int):  # static shapes (TPU, `drop_remainder`): equal splits
-            total, offset = replicas * batch, replica * batch
-        else:  # the replicas' batch sizes, e.g. a split last batch
-            sizes = ops.one_hot(replica, replicas, dtype="float32") * ops.cast(batch, "float32")
-            sizes = ops.cast(context.all_reduce(tf.distribute.ReduceOp.SUM, sizes), "int32")
-            total, offset = ops.sum(sizes), ops.sum(sizes[:replica])
-        noise = tf.random.stateless_normal((total, self.latent_dim), seed)
-        return tf.slice(noise, [offset, 0], [batch, self.latent_dim])
-
-    # === Presets (keras_cvae.zoo, imported lazily: the models never import the zoo) ===
+    # === Presets (keras_cvae.zoo: below the models, it never imports them) ===
 
     @classmethod
     def from_preset(cls, preset, load_weights=True):
         """A VAE from a registered preset name or a preset folder.
 
-        See `keras_cvae.zoo.from_preset`; `keras_cvae.list_presets()` lists the zoo.
+        `keras_cvae.list_presets()` lists the zoo. The architecture is the
+        preset's `config.json`; the weights are checked against the SHA-256 in
+        its `metadata.json` before loading.
+
+        Args:
+            preset: str. A registered name or a folder written by `save_to_preset`.
+            load_weights: bool. Load the pretrained weights; `False` gives the
+                architecture, freshly initialised. Defaults to `True`.
+
+        Example:
+
+        >>> vae = keras_cvae.VAE.from_preset("digits_basic")
+        >>> vae.sample(16, seed=0).shape
+        TensorShape([16, 8, 8, 1])
         """
-        from keras_cvae.zoo import from_preset
+        return preset_io.load_preset(cls, preset, load_weights=load_weights)
 
-        return from_preset(preset, load_weights=load_weights)
+    def save_to_preset(self, directory, metadata=None, overwrite=False, include_weights=True):
+        """Writes `config.json`, `model.weights.h5` and `metadata.json` to `directory`, atomically.
 
-    def save_to_preset(self, directory, metadata=None, overwrite=False):
-        """Writes `config.json`, `model.weights.h5` and `metadata.json` to `directory`.
+        Args:
+            directory: str. The preset folder to create.
+            metadata: dict. Extra fields for `metadata.json` (dataset, metrics,
+                training). Defaults to `None`.
+            overwrite: bool. Replace an existing `directory`. Defaults to `False`.
+            include_weights: bool. `False` writes an architecture-only preset.
+                Defaults to `True`.
 
-        See `keras_cvae.zoo.save_to_preset`.
+        Returns:
+            The `metadata.json` contents, as a dict.
         """
-        from keras_cvae.zoo import save_to_preset
-
-        return save_to_preset(self, directory, metadata=metadata, overwrite=overwrite)
+        return preset_io.save_to_preset(self, directory, metadata=metadata, overwrite=overwrite,
+                                        include_weights=include_weights)
 
     # === Config ===
 
@@ -377,12 +352,10 @@ class VAE(keras.Model):
 
 
 class _Presets:
-    """`VAE.presets`: the zoo's listing, read from `keras_cvae.zoo` on access."""
+    """`VAE.presets`: the zoo's listing, read on access."""
 
     def __get__(self, instance, owner):
-        from keras_cvae.zoo import list_presets
-
-        return list_presets()
+        return preset_lookup.list_presets()
 
 
 VAE.presets = _Presets()
@@ -399,57 +372,19 @@ def _as_layer(value, cls, argument):
     return value
 
 
-def _fold_in(seed, data):
-    """A new seed pair derived from `seed` and an integer (a replica, a chunk)."""
-    return tf.random.experimental.stateless_fold_in(seed, ops.cast(data, "int64"))
-
-
-def _global_mean(values):
-    """Means over axis 0 of the global batch, the same on every replica.
-
-    Under a strategy one all-reduce of the replicas' sums and sizes; its
-    gradient is the all-reduce of the replicas' gradients.
-    """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return [ops.mean(value, axis=0) for value in values]
-    count = ops.cast(ops.shape(values[0])[0], "float32")
-    sums = [ops.sum(value, axis=0) for value in values]
-    *sums, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [*sums, count])
-    return [total / count for total in sums]
-
-
-def _reduces_outputs_on_axis_0():
-    """Whether Keras reduces `train_step` outputs with `strategy.reduce(MEAN, axis=0)`.
-
-    It does under a multi-worker `MultiWorkerMirroredStrategy`, which fails on
-    scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
-    tensorflow/tensorflow#72388): metrics are then returned with shape `(1,)`,
-    which the reduction turns back into scalars.
-    """
-    strategy = tf.distribute.get_strategy()
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
-        strategy.extended._in_multi_worker_mode()
-    )
-
-
 def _images(data):
     x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
     return x
 
 
-class _StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stops `fit` at the first batch whose loss is NaN or infinite, saying why."""
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.model.stop_training = True
-            warnings.warn(
-                f"Training stopped at batch {batch}: the loss is {float(loss)} "
-                f"(reconstruction={float(logs.get('reconstruction', math.nan))}, "
-                f"kl={float(logs.get('kl', math.nan))}). Check that the images are in "
-                "[0, 1] and finite, and try a lower learning rate.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+def _warn_if_diverged(history):
+    """Says why `fit` stopped early when `TerminateOnNaN` ended it at a NaN or infinite loss."""
+    losses = (history.history if history else {}).get("loss") or []
+    stopped = getattr(history.model, "stop_training", False) if history else False
+    if stopped and losses and not math.isfinite(losses[-1]):
+        warnings.warn(
+            f"Training stopped in epoch {len(losses)}: the loss is {losses[-1]}. Check that the "
+            "images are in [0, 1] and finite, and try a lower learning rate.",
+            RuntimeWarning,
+            stacklevel=3,
+        )

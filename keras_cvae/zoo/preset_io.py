@@ -1,30 +1,32 @@
 """Writing and reading preset folders: `config.json`, `model.weights.h5`, `metadata.json`.
 
 `config.json` is `keras.saving.serialize_keras_object(model)` (its `config`
-is `model.get_config()`); it is read back with `safe_mode=True`, only as a
-`keras_cvae>VAE`, so loading never executes code from the preset. The weights
-are HDF5 (no pickles), checked against the SHA-256 in `metadata.json` and
-against the layout of the architecture in `config.json` before loading.
+is `model.get_config()`): the only description of a preset's architecture.
+It is read back with `safe_mode=True`, only as a `keras_cvae>VAE`, so loading
+never executes code from the preset. The weights are HDF5 (no pickles),
+checked against the SHA-256 in `metadata.json` and against the layout of the
+architecture in `config.json` before loading.
+
+This module sits below the models: it never imports `keras_cvae.models`.
+`keras_cvae.VAE.from_preset` and `VAE.save_to_preset` call it with the class.
 """
 
 import datetime
 import hashlib
-import json
-import math
 import os
 import tempfile
 
 import keras
 import tensorflow as tf
 
-from keras_cvae.models.vae import VAE
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.json_file import write_json
 from keras_cvae.version import __version__
 from keras_cvae.zoo import registry
 from keras_cvae.zoo.preset_lookup import CONFIG_FILE
 from keras_cvae.zoo.preset_lookup import METADATA_FILE
 from keras_cvae.zoo.preset_lookup import WEIGHTS_FILE
-from keras_cvae.zoo.preset_lookup import read_json as _read_json
+from keras_cvae.zoo.preset_lookup import read_config
 from keras_cvae.zoo.preset_lookup import read_metadata
 from keras_cvae.zoo.preset_lookup import resolve_preset
 
@@ -55,14 +57,20 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
 
     Example:
 
-    >>> vae.save_to_preset("/tmp/my_vae")
-    >>> keras_cvae.VAE.from_preset("/tmp/my_vae")
+    >>> import os, tempfile
+    >>> from keras_cvae.zoo.preset_io import save_to_preset
+    >>> vae = keras_cvae.VAE.from_preset("digits_basic")
+    >>> directory = os.path.join(tempfile.mkdtemp(), "my_vae")
+    >>> metadata = save_to_preset(vae, directory, metadata={"description": "a copy"})
+    >>> sorted(os.listdir(directory))
+    ['config.json', 'metadata.json', 'model.weights.h5']
+    >>> keras_cvae.VAE.from_preset(directory).latent_dim
+    16
     """
-    if not isinstance(model, VAE):
+    if keras.saving.get_registered_name(type(model)) != _EXPECTED_CLASS:
         raise ValueError(f"Expected a `keras_cvae.VAE`. Received: model={model!r}")
     with atomic_path(directory, overwrite=overwrite, is_dir=True) as staging:
-        config = _architecture(model)
-        _write_json(os.path.join(staging, CONFIG_FILE), config)
+        write_json(os.path.join(staging, CONFIG_FILE), _architecture(model))
         contents = {
             "format_version": FORMAT_VERSION,
             "keras_version": keras.__version__,
@@ -78,12 +86,12 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
             _weights_only(model).save_weights(weights_path)
             contents["weights"] = {
                 "file": WEIGHTS_FILE,
-                "sha256": _sha256(weights_path),
+                "sha256": sha256(weights_path),
                 "size_bytes": os.path.getsize(weights_path),
             }
         else:
             contents["weights"] = None
-        _write_json(os.path.join(staging, METADATA_FILE), contents)
+        write_json(os.path.join(staging, METADATA_FILE), contents)
         for file_name, data in (files or {}).items():
             if os.path.basename(file_name) != file_name or file_name in (
                 CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE
@@ -94,23 +102,20 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     return contents
 
 
-def from_preset(preset, load_weights=True):
-    """A `keras_cvae.VAE` from a registered preset name or a preset folder.
+def load_preset(cls, preset, load_weights=True):
+    """An instance of `cls` (a `keras_cvae.VAE`) from a registered preset name or a preset folder.
+
+    `keras_cvae.VAE.from_preset(preset)` calls this with `cls=VAE`.
 
     Args:
+        cls: The expected class; the config must deserialize to an instance of it.
         preset: str. A name from `keras_cvae.list_presets()` or the path of a
             folder written by `save_to_preset`.
         load_weights: bool. Load the pretrained weights; `False` gives the
             architecture, freshly initialised. Defaults to `True`.
-
-    Example:
-
-    >>> vae = keras_cvae.VAE.from_preset("digits_basic")
-    >>> vae.sample(16, seed=0).shape
-    TensorShape([16, 8, 8, 1])
     """
     directory = resolve_preset(preset)
-    config = _read_json(os.path.join(directory, CONFIG_FILE))
+    config = read_config(directory)
     metadata = read_metadata(directory)
     if not isinstance(config, dict) or config.get("registered_name", config.get("class_name")) not in (
         _EXPECTED_CLASS, "VAE"
@@ -121,8 +126,10 @@ def from_preset(preset, load_weights=True):
             f"{str(config)[:200]}"
         )
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
-    if not isinstance(model, VAE):
-        raise ValueError(f"{directory}: config.json describes a {type(model).__name__}, not a VAE.")
+    if not isinstance(model, cls):
+        raise ValueError(
+            f"{directory}: config.json describes a {type(model).__name__}, not a {cls.__name__}."
+        )
     if load_weights:
         _load_checked_weights(model, directory, metadata, preset)
     return model
@@ -133,15 +140,14 @@ def _load_checked_weights(model, directory, metadata, preset):
     if not metadata.get("weights") or not os.path.exists(weights_path):
         hint = ""
         if preset in registry.PRESETS:
-            spec = registry.PRESETS[preset]
             hint = (
-                f" Train it with `keras-cvae train --preset {preset} --dataset {spec.dataset}` "
-                f"(or `python -m keras_cvae.zoo.train_preset {preset}`), or load the "
-                "architecture alone with `load_weights=False`."
+                f" Train it with `keras-cvae train --preset {preset} --dataset "
+                f"{registry.PRESETS[preset]['dataset']}`, or load the architecture alone with "
+                "`load_weights=False`."
             )
         raise ValueError(f"Preset {preset!r} ships no weights ({WEIGHTS_FILE} in {directory}).{hint}")
     expected = metadata["weights"].get("sha256")
-    actual = _sha256(weights_path)
+    actual = sha256(weights_path)
     if expected != actual:
         raise ValueError(
             f"The weights file {weights_path} does not match metadata.json: SHA-256 {actual}, "
@@ -199,25 +205,7 @@ def _layout_of(model):
         return _layout(path)
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
+def sha256(path):
+    """The SHA-256 hex digest of a file."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_json(path, value):
-    with open(path, "w") as f:
-        json.dump(value, f, indent=2, sort_keys=False, default=_jsonable)
-        f.write("\n")
-
-
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    raise TypeError(f"Not JSON serializable: {value!r}")
+        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -1,12 +1,12 @@
-"""Finding a preset folder and reading its `metadata.json`, without importing Keras.
+"""Finding a preset folder and reading its JSON files, without importing Keras.
 
-What the CLI needs before TensorFlow loads: an unknown name fails at once,
-listing the known ones, and `keras-cvae presets` starts in a blink.
+What the command line needs before TensorFlow loads: an unknown name fails at
+once, listing the known ones, and `keras-cvae presets` starts in a blink.
 """
 
-import json
 import os
 
+from keras_cvae.utils.json_file import read_json
 from keras_cvae.zoo import registry
 
 CONFIG_FILE = "config.json"
@@ -36,20 +36,67 @@ def read_metadata(preset):
     'digits'
     """
     path = os.path.join(resolve_preset(preset), METADATA_FILE)
-    return read_json(path) if os.path.exists(path) else {}
+    return read_json(path, "preset file") if os.path.exists(path) else {}
+
+
+def read_config(preset):
+    """The `config.json` of a registered preset or a preset folder: the serialized VAE."""
+    return read_json(os.path.join(resolve_preset(preset), CONFIG_FILE), "preset file")
 
 
 def recorded_dataset(metadata):
-    """The dataset name in a preset's metadata (`"dataset"`: a name or `{"name": ...}`), or None."""
+    """The dataset name in a preset's metadata (`"dataset"`: a name or `{"name": ...}`), or None.
+
+    Example:
+
+    >>> from keras_cvae.zoo.preset_lookup import recorded_dataset
+    >>> recorded_dataset({"dataset": {"name": "digits", "num_train": 1437}})
+    'digits'
+    """
     dataset = metadata.get("dataset")
     return dataset.get("name") if isinstance(dataset, dict) else dataset or None
 
 
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError as error:
-        raise ValueError(f"Missing preset file {path}.") from error
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
+def architecture_summary(config):
+    """A one-line description of a serialized VAE's architecture, read from its `config.json`.
+
+    Example:
+
+    >>> from keras_cvae.zoo.preset_lookup import architecture_summary, read_config
+    >>> architecture_summary(read_config("digits_bottleneck"))
+    'bottleneck ×2, C=256, D=64, k=3, Z=16, diagonal q(z|x), linear_per_pixel σ'
+    """
+    encoder = config["config"]["encoder"]["config"]
+    decoder = config["config"]["decoder"]["config"]
+    net = encoder["conv_net"].get("config", encoder["conv_net"])
+    parts = [f"{net.get('block', 'basic')} ×{net.get('depth', 2)}", f"C={net.get('channels', 64)}"]
+    if net.get("block") == "bottleneck":
+        parts.append(f"D={net.get('bottleneck_channels', 64)}")
+    parts += [f"k={net.get('kernel_size', 3)}", f"Z={encoder['latent_dim']}",
+              f"{encoder.get('posterior', 'diagonal')} q(z|x)",
+              f"{decoder.get('decoder_scale', 'linear_per_pixel')} σ"]
+    return ", ".join(parts)
+
+
+def list_presets():
+    """The zoo: name → description, architecture, parameter count, input shape, dataset, weights.
+
+    Example:
+
+    >>> keras_cvae.list_presets()["digits_basic"]["pretrained"]
+    True
+    """
+    listing = {}
+    for name, entry in registry.PRESETS.items():
+        metadata = read_metadata(name)
+        listing[name] = {
+            "description": entry["description"],
+            "architecture": architecture_summary(read_config(name)),
+            "parameter_count": metadata.get("parameter_count"),
+            "input_shape": tuple(metadata.get("input_shape", ())),
+            "dataset": entry["dataset"],
+            "pretrained": entry["pretrained"],
+            "weights": "ships with the package" if entry["pretrained"] else
+            f"none: train with `keras-cvae train --preset {name} --dataset {entry['dataset']}`",
+        }
+    return listing

@@ -1,0 +1,44 @@
+"""Means and metric shapes over the global batch under `tf.distribute` strategies."""
+
+import tensorflow as tf
+from keras import ops
+
+
+def num_replicas():
+    """The current strategy's replicas in sync (`1` outside any strategy)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def global_mean(values):
+    """Means over axis 0 of the global batch, the same on every replica.
+
+    Under a strategy one all-reduce of the replicas' sums and sizes; its
+    gradient is the all-reduce of the replicas' gradients.
+
+    Example:
+
+    >>> from keras_cvae.models.cross_replica import global_mean
+    >>> [float(m) for m in global_mean([np.array([1.0, 3.0])])]
+    [2.0]
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return [ops.mean(value, axis=0) for value in values]
+    count = ops.cast(ops.shape(values[0])[0], "float32")
+    sums = [ops.sum(value, axis=0) for value in values]
+    *sums, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [*sums, count])
+    return [total / count for total in sums]
+
+
+def reduces_outputs_on_axis_0():
+    """Whether Keras reduces `train_step` outputs with `strategy.reduce(MEAN, axis=0)`.
+
+    It does under a multi-worker `MultiWorkerMirroredStrategy`, which fails on
+    scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388): metrics are then returned with shape `(1,)`,
+    which the reduction turns back into scalars.
+    """
+    strategy = tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+        strategy.extended._in_multi_worker_mode()
+    )

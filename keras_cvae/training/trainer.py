@@ -1,0 +1,312 @@
+"""Training a preset end to end: `keras-cvae train` and `keras_cvae.training.train`.
+
+Trains on uniformly dequantized images (fresh noise every epoch), under any
+`tf.distribute` strategy, stores full-dataset BatchNorm statistics, evaluates
+the test split (negative ELBO, importance-weighted NLL, bits/dim), and writes
+the preset folder with its metadata, model card and sample images. With a run
+folder the run also logs to TensorBoard, writes a sample grid per epoch,
+backs up after every epoch (training again resumes) and ends by writing
+`metrics.json` (`keras_cvae.training.run_folder`).
+"""
+
+import copy
+import dataclasses
+import math
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_cvae import datasets
+from keras_cvae import distribute
+from keras_cvae.models.batchnorm_recalibration import recalibrate_batchnorm
+from keras_cvae.models.density_evaluation import evaluate_density
+from keras_cvae.models.training_options import recommended_steps_per_execution
+from keras_cvae.models.vae import VAE
+from keras_cvae.training import run_folder
+from keras_cvae.training.model_card import model_card_files
+from keras_cvae.training.training_config import CONV_NET_OVERRIDES
+from keras_cvae.training.training_config import ENCODER_OVERRIDES
+from keras_cvae.training.training_config import VAE_OVERRIDES
+from keras_cvae.training.training_config import preset_defaults
+from keras_cvae.utils.image_logger import ImageLogger
+from keras_cvae.zoo.preset_io import save_to_preset
+
+# A cheap, fixed-seed evaluation recorded for the tests (`tests/zoo`).
+CHECK_NUM_SAMPLES = 16
+CHECK_SEED = 0
+
+
+@dataclasses.dataclass
+class _Data:
+    train: object
+    train_info: object
+    test: object
+    test_info: object
+    validation: object
+    test_images: object
+    steps_per_epoch: int
+
+
+def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbose=1):
+    """Trains `config.preset` and writes it, with metrics, model card and images, to `preset_dir`.
+
+    Args:
+        config: `keras_cvae.training.TrainingConfig`.
+        preset_dir: str. The preset folder to write. An existing one is
+            replaced atomically at the end, only by a finished run.
+        run_dir: str. The run folder (`keras_cvae.training.run_folder`):
+            TensorBoard logs, a sample grid per epoch, a backup after every
+            epoch and `metrics.json`. Called again with the same config, the
+            run resumes from its backup (or, finished, returns its metadata).
+            Defaults to `None` (no run folder).
+        overwrite: bool. Replace an existing `preset_dir` without a run folder,
+            or start the run in `run_dir` afresh. Defaults to `False`.
+        command: str. The command recorded in the metadata. Defaults to a
+            description of this call.
+        verbose: int. Keras verbosity. Defaults to `1`.
+
+    Returns:
+        The written `metadata.json`, as a dict (`None` on a non-chief worker).
+    """
+    config = config.resolved()
+    if not config.dataset:
+        raise ValueError(f"The preset folder {config.preset} records no dataset: pass --dataset.")
+    if run_dir is not None:
+        finished = run_folder.start_run(
+            run_dir, {**config.to_json(), "preset_dir": os.path.abspath(preset_dir)}, overwrite,
+            preset_dir)
+        if finished is not None:
+            if verbose:
+                print(f"The run in {run_dir} has finished already: nothing to train "
+                      "(--overwrite starts it afresh).")
+            return finished
+    base = VAE.from_preset(config.preset, load_weights=False)
+    fitted = _fit(config, base, run_dir, verbose)
+    if fitted is None:  # a non-chief worker: the chief writes the preset
+        return None
+    model, data, training_record = fitted
+    trained = _recalibrated_copy(config, base, model, data)
+    metadata = {
+        **_describe(config, trained, data),
+        "training": {"command": command or f"keras_cvae.training.train({config!r}, ...)",
+                     **training_record},
+        **_evaluate(config, trained, data, verbose),
+    }
+    files = model_card_files(trained, metadata, data.test_images, seed=config.seed)
+    metadata = save_to_preset(trained, preset_dir, metadata=metadata,
+                              overwrite=overwrite or run_dir is not None, files=files)
+    if run_dir is not None:
+        run_folder.finish_run(run_dir, metadata["metrics"])
+    return metadata
+
+
+# === Training ===
+
+
+def _fit(config, base, run_dir, verbose):
+    """Trains a fresh copy of `base`; returns `(model, data, training record)`, or None off-chief."""
+    previous_policy = keras.mixed_precision.global_policy()
+    strategy = distribute.configure(config.strategy or tf.distribute.get_strategy(),
+                                    config.mixed_precision)
+    try:
+        tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+        data = _load_data(config, base.image_shape, drop_remainder=tpu)
+        overrides = _training_overrides(config, data.steps_per_epoch)
+        replicas = strategy.num_replicas_in_sync
+        with strategy.scope():
+            keras.utils.set_random_seed(config.seed)
+            model = keras.saving.deserialize_keras_object(
+                model_config(base, overrides, config.seed, synchronized=replicas > 1))
+            schedule = keras.optimizers.schedules.CosineDecay(
+                config.learning_rate, config.epochs * data.steps_per_epoch)
+            model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=config.jit_compile,
+                          steps_per_execution=recommended_steps_per_execution(base.image_shape))
+        callbacks, initial_epoch = _callbacks(config, run_dir, strategy, data, verbose)
+        start = time.time()
+        model.fit(data.train, epochs=config.epochs, validation_data=data.validation,
+                  callbacks=callbacks, verbose=verbose)
+        train_seconds = time.time() - start
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    if not strategy.extended.should_checkpoint:
+        return None
+    record = _training_record(config, overrides, strategy, initial_epoch, train_seconds)
+    return model, data, record
+
+
+def _training_overrides(config, steps_per_epoch):
+    overrides = dict(config.overrides)
+    overrides["kl_warmup_steps"] = math.ceil(config.warmup_epochs * steps_per_epoch)
+    return overrides
+
+
+def _callbacks(config, run_dir, strategy, data, verbose):
+    """`(callbacks, initial_epoch)`: logs, images and backups of a run folder, if any."""
+    if run_dir is None:
+        return [], 0
+    backup_dir = os.path.join(run_dir, run_folder.BACKUP_DIR)
+    state = distribute.read_backup_state(backup_dir)
+    initial_epoch = state["epoch"] if state else 0
+    if initial_epoch and verbose:
+        print(f"Resuming from the backup of epoch {initial_epoch}/{config.epochs} in {backup_dir}",
+              flush=True)
+    callbacks = []
+    if strategy.extended.should_checkpoint:
+        log_dir = os.path.join(run_dir, run_folder.LOG_DIR)
+        callbacks += [
+            keras.callbacks.TensorBoard(log_dir),
+            ImageLogger(os.path.join(run_dir, run_folder.SAMPLES_DIR),
+                        images=data.test_images[:8], log_dir=log_dir, seed=config.seed),
+        ]
+    # Last: an epoch's backup is written after its logs and pictures.
+    return callbacks + distribute.resumable_callbacks(run_dir), initial_epoch
+
+
+def model_config(model, overrides, seed, synchronized):
+    """The serialized `model` with hyper-parameters replaced, for `deserialize_keras_object`.
+
+    Shapes (`build_config`) and dtype policies are dropped: they follow from
+    the new hyper-parameters and the current dtype policy.
+
+    Args:
+        model: `keras_cvae.VAE`. The architecture.
+        overrides: dict. Keys of `keras_cvae.training.OVERRIDES`, and
+            `kl_warmup_steps`.
+        seed: int. The VAE's noise seed.
+        synchronized: bool. Synchronize the BatchNorms over replicas.
+    """
+    config = _without_keys(copy.deepcopy(keras.saving.serialize_keras_object(model)),
+                           ("build_config", "compile_config", "dtype"))
+    vae = config["config"]
+    vae["seed"] = seed
+    vae.update({key: overrides[key] for key in (*VAE_OVERRIDES, "kl_warmup_steps")
+                if key in overrides})
+    encoder = vae["encoder"]["config"]
+    encoder.update({key: overrides[key] for key in ENCODER_OVERRIDES if key in overrides})
+    for part in (encoder, vae["decoder"]["config"]):
+        conv_net = part["conv_net"].get("config", part["conv_net"])
+        conv_net.update({key: overrides[key] for key in CONV_NET_OVERRIDES if key in overrides})
+        conv_net["synchronized"] = synchronized
+    return config
+
+
+def _without_keys(value, keys):
+    if isinstance(value, dict):
+        return {k: _without_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without_keys(v, keys) for v in value]
+    return value
+
+
+def _training_record(config, overrides, strategy, initial_epoch, train_seconds):
+    return {
+        "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate, "warmup_epochs": config.warmup_epochs,
+        "schedule": "cosine decay to 0", "optimizer": "adam", "overrides": overrides,
+        "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+        "jit_compile": config.jit_compile, "mixed_precision": config.mixed_precision,
+        "resumed_from_epoch": initial_epoch,
+        "batchnorm": "recalibrated on the full dequantized training split",
+        "train_seconds": round(train_seconds, 1),
+        "machine": f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}",
+    }
+
+
+# === Data ===
+
+
+def _load_data(config, image_shape, drop_remainder):
+    load = {"data_dir": config.data_dir, "image_size": image_shape[:2], "channels": image_shape[-1]}
+    train_data, train_info = datasets.load(
+        config.dataset, "train", batch_size=config.batch_size, dequantize=True, shuffle=True,
+        seed=config.seed, drop_remainder=drop_remainder, with_info=True, **load)
+    test_data, test_info = datasets.load(config.dataset, "test", batch_size=64, with_info=True,
+                                         **load)
+    validation = datasets.load(config.dataset, "test", batch_size=config.batch_size,
+                               dequantize=True, seed=config.seed, drop_remainder=drop_remainder,
+                               **load)
+    return _Data(
+        train=train_data, train_info=train_info, test=test_data, test_info=test_info,
+        validation=validation, test_images=next(iter(test_data.unbatch().batch(32))).numpy(),
+        steps_per_epoch=_steps_per_epoch(train_data, train_info, config.batch_size, drop_remainder))
+
+
+def _steps_per_epoch(dataset, info, batch_size, drop_remainder):
+    if info.num_examples is None:
+        steps = int(dataset.cardinality())
+        if steps < 0:
+            raise ValueError(f"Cannot tell the size of dataset {info.name!r} (needed for the schedule).")
+        return steps
+    steps = info.num_examples // batch_size if drop_remainder else math.ceil(info.num_examples / batch_size)
+    if steps < 1:
+        raise ValueError(
+            f"The batch size must not exceed the {info.num_examples} training images of "
+            f"{info.name!r}. Received: batch_size={batch_size}"
+        )
+    return steps
+
+
+# === After training: BatchNorm statistics, evaluation, metadata ===
+
+
+def _recalibrated_copy(config, base, model, data):
+    """A one-device float32 copy of `model` with full-training-split BatchNorm statistics."""
+    overrides = _training_overrides(config, data.steps_per_epoch)
+    trained = keras.saving.deserialize_keras_object(
+        model_config(base, overrides, config.seed, synchronized=False))
+    trained.set_weights(model.get_weights())
+    shape = trained.image_shape
+    recalibration_data = datasets.load(
+        config.dataset, "train", batch_size=256, dequantize=True, seed=config.seed,
+        data_dir=config.data_dir, image_size=shape[:2], channels=shape[-1])
+    # One dequantized copy, so that every BatchNorm sees the same images (the
+    # pipeline draws fresh noise on each pass); a large dataset stays a pipeline.
+    recalibration_data = datasets.as_array_if_small(recalibration_data, data.train_info, shape)
+    recalibrate_batchnorm(trained, recalibration_data, seed=config.seed)
+    return trained
+
+
+def _evaluate(config, trained, data, verbose):
+    """`{"metrics": ..., "check_metrics": ...}` of the test split."""
+    levels = data.train_info.intensity_levels or 256
+    test_array = datasets.as_array_if_small(data.test, data.test_info, trained.image_shape)
+    start = time.time()
+    metrics = evaluate_density(trained, test_array, intensity_levels=levels,
+                               num_samples=config.num_samples, seed=config.seed, verbose=verbose)
+    eval_seconds = time.time() - start
+    check = evaluate_density(trained, test_array, intensity_levels=levels,
+                             num_samples=CHECK_NUM_SAMPLES, seed=CHECK_SEED, verbose=0)
+    return {
+        "metrics": {
+            "split": "test", "seed": config.seed, "num_samples": config.num_samples,
+            "negative_elbo_nats": metrics["negative_elbo"], "nll_nats": metrics["nll"],
+            "bits_per_dim": metrics.get("bits_per_dim"),
+            "negative_elbo_bits_per_dim": metrics.get("negative_elbo_bits_per_dim"),
+            "eval_seconds": round(eval_seconds, 1),
+            "command": f"keras_cvae.evaluate_density(model, test_images, intensity_levels={levels}, "
+                       f"num_samples={config.num_samples}, seed={config.seed})",
+        },
+        "check_metrics": {
+            "split": "test", "seed": CHECK_SEED, "num_samples": CHECK_NUM_SAMPLES,
+            "negative_elbo_nats": check["negative_elbo"], "nll_nats": check["nll"],
+            "bits_per_dim": check.get("bits_per_dim"),
+        },
+    }
+
+
+def _describe(config, trained, data):
+    """The preset's name, description, dataset and shape fields of `metadata.json`."""
+    defaults = preset_defaults(config.preset)
+    return {
+        "preset": defaults["name"],
+        "description": defaults["description"],
+        "intensity_levels": data.train_info.intensity_levels or 256,
+        "dataset": {"name": os.fspath(config.dataset), "train_split": "train", "test_split": "test",
+                    "num_train": data.train_info.num_examples,
+                    "num_test": data.test_info.num_examples,
+                    "dequantization": "uniform, (v + u) / L; fresh u every epoch"},
+        "parameter_count": int(trained.count_params()),
+        "input_shape": list(trained.image_shape),
+    }

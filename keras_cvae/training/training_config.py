@@ -1,0 +1,129 @@
+"""What a training run needs besides the architecture: data, schedule, seed, devices."""
+
+import dataclasses
+import os
+
+from keras_cvae import validation
+from keras_cvae.zoo import registry
+from keras_cvae.zoo.preset_lookup import read_metadata
+from keras_cvae.zoo.preset_lookup import recorded_dataset
+from keras_cvae.zoo.preset_lookup import resolve_preset
+
+# Hyper-parameters that `overrides` may set: the lecture's C, D, k, L, dropout
+# and l2 (every block of both convnets), Z, and the VAE's β.
+CONV_NET_OVERRIDES = ("channels", "bottleneck_channels", "kernel_size", "depth", "dropout_rate", "l2")
+ENCODER_OVERRIDES = ("latent_dim",)
+VAE_OVERRIDES = ("beta",)
+OVERRIDES = CONV_NET_OVERRIDES + ENCODER_OVERRIDES + VAE_OVERRIDES
+
+# Defaults for a preset folder that records no training settings.
+_FALLBACK = {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0.0, "seed": 0}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """A training run of `keras_cvae.training.train`: the preset to train and how.
+
+    Every field left `None` takes the preset's value: the registry's training
+    defaults for a registered name, the recorded `metadata.json` training for
+    a preset folder (`resolved()` fills them in).
+
+    Args:
+        preset: str. A registered name or a preset folder: its `config.json`
+            is the architecture, trained from scratch.
+        dataset: str. A `keras_cvae.datasets.load` name or image folder. The
+            `"train"` split trains, `"test"` evaluates. Defaults to the preset's.
+        data_dir: str. TFDS data directory. Defaults to `None`.
+        epochs: int. Defaults to the preset's.
+        batch_size: int. `B`, the global batch over all replicas. Defaults to
+            the preset's.
+        learning_rate: float. Adam's, decayed to 0 on a cosine schedule.
+            Defaults to the preset's.
+        warmup_epochs: float. Linear KL warm-up (β from 0) over this many
+            epochs. Defaults to the preset's (`0`: none).
+        seed: int. Seeds initialisation, shuffling, noise and evaluation.
+            Defaults to the preset's (`0`).
+        num_samples: int. `K` of the test split's importance-weighted NLL.
+            Defaults to `1000`.
+        overrides: dict. Hyper-parameters replacing the preset's: the
+            ConvNet's `channels`, `bottleneck_channels`, `kernel_size`, `depth`,
+            `dropout_rate`, `l2`; the encoder's `latent_dim`; the VAE's `beta`.
+            Defaults to none.
+        strategy: str or `tf.distribute.Strategy`. See
+            `keras_cvae.distribute.get_strategy`; with several replicas the
+            BatchNorms are synchronized. Defaults to `None` (the current
+            strategy).
+        jit_compile: bool. Compile the train step with XLA. Defaults to `False`.
+        mixed_precision: str. A `keras_cvae.distribute.PRECISIONS` policy for
+            training; the preset is saved in float32. Defaults to `"float32"`.
+
+    Example:
+
+    >>> from keras_cvae.training import TrainingConfig
+    >>> config = TrainingConfig("digits_basic_full", epochs=5).resolved()
+    >>> config.epochs, config.seed, config.dataset
+    (5, 1, 'digits')
+    """
+
+    preset: str
+    dataset: str = None
+    data_dir: str = None
+    epochs: int = None
+    batch_size: int = None
+    learning_rate: float = None
+    warmup_epochs: float = None
+    seed: int = None
+    num_samples: int = 1000
+    overrides: dict = dataclasses.field(default_factory=dict)
+    strategy: object = None
+    jit_compile: bool = False
+    mixed_precision: str = "float32"
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "num_samples"):
+            if getattr(self, name) is not None:
+                validation.check_positive_int(name, getattr(self, name))
+        if self.learning_rate is not None:
+            validation.check_number("learning_rate", self.learning_rate, minimum=0,
+                                    minimum_inclusive=False)
+        if self.warmup_epochs is not None:
+            validation.check_non_negative("warmup_epochs", self.warmup_epochs)
+        if self.seed is not None:
+            validation.check_int("seed", self.seed)
+        unknown = set(self.overrides or {}) - set(OVERRIDES)
+        if unknown:
+            raise validation.invalid("overrides", f"keys among {OVERRIDES}", self.overrides)
+
+    def resolved(self):
+        """A copy with every `None` replaced by the preset's default."""
+        defaults = preset_defaults(self.preset)
+        changes = {key: defaults[key] for key in (*_FALLBACK, "dataset")
+                   if getattr(self, key) is None}
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self):
+        """The fields as JSON values (a strategy object by its class name)."""
+        fields = dataclasses.asdict(self)
+        if not isinstance(self.strategy, (str, type(None))):
+            fields["strategy"] = type(self.strategy).__name__
+        fields["preset"] = os.fspath(self.preset)
+        return fields
+
+
+def preset_defaults(preset):
+    """`{name, description, dataset, epochs, batch_size, learning_rate, warmup_epochs, seed}`.
+
+    From the registry for a registered name, from `metadata.json` for a folder.
+    """
+    preset = os.fspath(preset)
+    if preset in registry.PRESETS:
+        entry = registry.PRESETS[preset]
+        return {**_FALLBACK, **entry["training"], "name": preset,
+                "description": entry["description"], "dataset": entry["dataset"]}
+    resolve_preset(preset)  # a folder; otherwise a ValueError listing the names
+    metadata = read_metadata(preset)
+    training = {k: v for k, v in (metadata.get("training") or {}).items() if k in _FALLBACK}
+    return {**_FALLBACK, **training,
+            "name": metadata.get("preset", os.path.basename(os.path.normpath(preset))),
+            "description": metadata.get("description", f"Trained from {preset}."),
+            "dataset": recorded_dataset(metadata)}
