@@ -88,10 +88,13 @@ def test_run_writes_every_promised_file(run):
     for name in PRESET_FILES:
         assert (run_dir / "preset" / name).stat().st_size > 0, name
     metadata = json.loads((run_dir / "preset" / "metadata.json").read_text())
-    net = metadata["architecture"]["encoder"]["conv_net"]
+    vae = json.loads((run_dir / "preset" / "config.json").read_text())["config"]
+    encoder = vae["encoder"]["config"]
+    net = encoder["conv_net"]["config"]
     assert (net["channels"], net["depth"], net["dropout_rate"]) == (8, 1, 0.1)
-    assert metadata["architecture"]["encoder"]["latent_dim"] == 4
-    assert metadata["architecture"]["kl_warmup_steps"] == math.ceil(1437 / 128)  # one epoch
+    assert encoder["latent_dim"] == 4
+    assert vae["kl_warmup_steps"] == math.ceil(1437 / 128)  # one epoch
+    assert metadata["training"]["seed"] == vae["seed"] == 1
     assert metadata["dataset"]["name"] == "digits"
     assert metadata["dataset"]["num_train"] == 1437 and metadata["dataset"]["num_test"] == 360
 

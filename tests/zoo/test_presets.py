@@ -12,34 +12,28 @@ import pytest
 import keras_cvae
 from keras_cvae.zoo import PRESETS
 from keras_cvae.zoo import registry
-from keras_cvae.zoo.preset_io import _architecture
 from keras_cvae.zoo.preset_io import save_to_preset
+from keras_cvae.zoo.preset_io import sha256
 
-PRETRAINED = [name for name, spec in PRESETS.items() if spec.pretrained]
+PRETRAINED = [name for name, entry in PRESETS.items() if entry["pretrained"]]
 # A recorded quick check (K = 16, seed 0) must be reproduced within these on
 # any CPU: differences come only from float32 summation order.
 ELBO_ATOL_NATS = 0.05
 BITS_ATOL = 2e-3
 
 
-def _images(spec, n, seed=0):
-    levels = spec.intensity_levels
-    v = np.random.default_rng(seed).integers(0, levels, size=(n, *spec.image_shape))
+def _metadata(name):
+    return json.load(open(os.path.join(registry.preset_directory(name), "metadata.json")))
+
+
+def _images(image_shape, levels, n, seed=0):
+    v = np.random.default_rng(seed).integers(0, levels, size=(n, *image_shape))
     return (v / (levels - 1)).astype("float32")
 
 
 def _outputs(model, images):
     return np.asarray(model(images)), np.asarray(model.sample(3, seed=1)), np.asarray(
         model.elbo(images, seed=2)["elbo"])
-
-
-def _without_names(config):
-    """A config without layer names (auto-numbered: `gaussian_encoder_3`)."""
-    if isinstance(config, dict):
-        return {k: _without_names(v) for k, v in config.items() if k != "name"}
-    if isinstance(config, list):
-        return [_without_names(v) for v in config]
-    return config
 
 
 def _digits_test_split():
@@ -62,28 +56,32 @@ def test_listing():
             assert "keras-cvae train --preset" in entry["weights"]
 
 
+def test_registry_holds_metadata_and_the_architecture_lives_in_config_json():
+    for name, entry in PRESETS.items():
+        assert set(entry) == {"description", "dataset", "pretrained", "training"}, name
+        metadata = _metadata(name)
+        assert "architecture" not in metadata  # config.json is the only description
+        config = keras_cvae.zoo.read_config(name)
+        image_shape = config["config"]["decoder"]["config"]["image_shape"]
+        assert image_shape == metadata["input_shape"]
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_builds_trains_and_round_trips(name, tmp_path):
-    spec = PRESETS[name]
-    model = keras_cvae.VAE.from_preset(name, load_weights=spec.pretrained)
-    # The shipped config is the registry's architecture, exactly.
-    from keras_cvae.zoo.train_preset import build_preset_model
+    entry = PRESETS[name]
+    model = keras_cvae.VAE.from_preset(name, load_weights=entry["pretrained"])
+    metadata = _metadata(name)
+    assert model.image_shape == tuple(metadata["input_shape"])
+    assert model.count_params() == metadata["parameter_count"]
+    if entry["pretrained"]:
+        # The KL warm-up is set in steps by training: warm-up epochs times batches per epoch.
+        training = entry["training"]
+        batches = math.ceil(metadata["dataset"]["num_train"] / training["batch_size"])
+        assert model.kl_warmup_steps == math.ceil(training["warmup_epochs"] * batches)
+        assert model.seed == metadata["training"]["seed"] == training["seed"]
 
-    shipped = json.load(open(os.path.join(registry.preset_directory(name), "config.json")))
-    rebuilt = _architecture(build_preset_model(spec))
-    # The KL warm-up is set in steps by training: the preset's epochs times the batches per epoch.
-    warmup_steps = shipped["config"].pop("kl_warmup_steps")
-    rebuilt["config"].pop("kl_warmup_steps")
-    batches = math.ceil(1437 / spec.batch_size) if spec.pretrained else None
-    assert warmup_steps == (round(spec.warmup_epochs * batches) if spec.pretrained else 0)
-    # The noise seed is the training seed recorded in the metadata.
-    metadata = json.load(open(os.path.join(registry.preset_directory(name), "metadata.json")))
-    assert shipped["config"].pop("seed") == (metadata["training"]["seed"] if spec.pretrained else 0)
-    rebuilt["config"].pop("seed")
-    assert _without_names(json.loads(json.dumps(rebuilt))) == _without_names(shipped)
-    assert model.image_shape == tuple(spec.image_shape)
-
-    images = _images(spec, 2 if np.prod(spec.image_shape) > 100 else 8)
+    images = _images(model.image_shape, metadata["intensity_levels"],
+                     2 if np.prod(model.image_shape) > 100 else 8)
     assert model(images).shape == images.shape
     model.save_to_preset(tmp_path / "saved")
     clone = keras_cvae.VAE.from_preset(str(tmp_path / "saved"))
@@ -98,7 +96,7 @@ def test_preset_builds_trains_and_round_trips(name, tmp_path):
 @pytest.mark.parametrize("name", PRETRAINED)
 def test_pretrained_preset_reproduces_its_metrics(name):
     model = keras_cvae.VAE.from_preset(name)
-    metadata = json.load(open(os.path.join(registry.preset_directory(name), "metadata.json")))
+    metadata = _metadata(name)
     check = metadata["check_metrics"]
     results = keras_cvae.evaluate_density(
         model, _digits_test_split(), intensity_levels=metadata["intensity_levels"],
@@ -116,7 +114,7 @@ def test_unknown_name_lists_known_presets():
         keras_cvae.VAE.from_preset("resnet50")
 
 
-@pytest.mark.parametrize("name", [n for n, s in PRESETS.items() if not s.pretrained])
+@pytest.mark.parametrize("name", [n for n, entry in PRESETS.items() if not entry["pretrained"]])
 def test_architecture_only_preset_says_how_to_train(name):
     with pytest.raises(ValueError, match=f"ships no weights.*keras-cvae train --preset {name} --dataset"):
         keras_cvae.VAE.from_preset(name)
@@ -168,10 +166,8 @@ def test_truncated_weights_are_refused(small_preset):
     with pytest.raises(ValueError, match="SHA-256.*truncated"):
         keras_cvae.VAE.from_preset(str(directory))
     # Even with a matching hash (metadata rewritten), a truncated file never loads.
-    from keras_cvae.zoo.preset_io import _sha256
-
     metadata = json.load(open(directory / "metadata.json"))
-    metadata["weights"]["sha256"] = _sha256(weights)
+    metadata["weights"]["sha256"] = sha256(weights)
     json.dump(metadata, open(directory / "metadata.json", "w"))
     with pytest.raises(ValueError, match="Cannot read the weights file"):
         keras_cvae.VAE.from_preset(str(directory))

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from keras_cvae.zoo import train_preset as training
+from keras_cvae.training import run_folder as training
 
 ARGUMENTS = {"preset": "digits_basic", "epochs": 2, "seed": 0}
 
@@ -24,7 +24,7 @@ def _run_with_a_finished_preset(tmp_path):
 
 def test_overwrite_discards_the_run_but_keeps_the_preset_until_replaced(tmp_path):
     run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
-    assert training._start_run(run_dir, {**ARGUMENTS, "epochs": 3}, True, preset_dir) is None
+    assert training.start_run(run_dir, {**ARGUMENTS, "epochs": 3}, True, preset_dir) is None
     assert sorted(os.listdir(run_dir)) == ["preset", training.RUN_FILE]
     assert os.path.exists(os.path.join(preset_dir, "metadata.json"))  # a failed run loses nothing
     assert json.load(open(os.path.join(run_dir, training.RUN_FILE)))["epochs"] == 3
@@ -32,6 +32,6 @@ def test_overwrite_discards_the_run_but_keeps_the_preset_until_replaced(tmp_path
 
 def test_same_arguments_return_the_finished_run_and_others_are_refused(tmp_path):
     run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
-    assert training._start_run(run_dir, ARGUMENTS, False, preset_dir) == {"preset": "digits_basic"}
+    assert training.start_run(run_dir, ARGUMENTS, False, preset_dir) == {"preset": "digits_basic"}
     with pytest.raises(FileExistsError, match=r"other arguments \(epochs differ\)"):
-        training._start_run(run_dir, {**ARGUMENTS, "epochs": 3}, False, preset_dir)
+        training.start_run(run_dir, {**ARGUMENTS, "epochs": 3}, False, preset_dir)
