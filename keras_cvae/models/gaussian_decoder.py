@@ -3,6 +3,7 @@ import math
 import keras
 from keras import ops
 
+from keras_cvae import validation
 from keras_cvae.layers import PaddedConv
 from keras_cvae.models.conv_net_config import as_conv_net
 
@@ -63,64 +64,39 @@ class GaussianDecoder(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.conv_net = as_conv_net(conv_net)
-        image_shape = tuple(image_shape) if isinstance(image_shape, (list, tuple)) else None
-        if (
-            image_shape is None
-            or len(image_shape) != self.conv_net.rank + 1
-            or not all(isinstance(d, int) and d > 0 for d in image_shape)
-        ):
-            raise ValueError(
-                "Invalid value for argument `image_shape`. Expected "
-                f"{self.conv_net.rank + 1} positive ints (spatial sizes, then channels) "
-                f"for a rank-{self.conv_net.rank} convnet. Received: image_shape={image_shape!r}"
-            )
-        if decoder_scale not in DECODER_SCALES:
-            raise ValueError(
-                f"Invalid value for argument `decoder_scale`. Expected one of "
-                f"{DECODER_SCALES}. Received: decoder_scale={decoder_scale!r}"
-            )
+        self.image_shape = _check_image_shape(image_shape, self.conv_net.rank)
+        self.decoder_scale = validation.check_choice("decoder_scale", decoder_scale, DECODER_SCALES)
         lowest = 0 if decoder_scale == "constant" else min_scale
-        if not (min_scale > 0 and scale > lowest):
+        if not (isinstance(min_scale, (int, float)) and isinstance(scale, (int, float))
+                and min_scale > 0 and scale > lowest):
             raise ValueError(
                 "Invalid value for argument `scale`. Expected scale > 0 (constant) or "
                 f"scale > min_scale > 0 (learned, linear). Received: scale={scale!r}, "
                 f"min_scale={min_scale!r}, decoder_scale={decoder_scale!r}"
             )
-        self.image_shape = image_shape
-        self.decoder_scale = decoder_scale
-        self.scale = float(scale)
-        self.min_scale = float(min_scale)
-        c = self.conv_net.channels
-        self._features_shape = (*image_shape[:-1], c)
-        # === Layers ===
+        self.scale = validation.check_number("scale", scale)
+        self.min_scale = validation.check_number("min_scale", min_scale)
+        self._features_shape = (*self.image_shape[:-1], self.conv_net.channels)
         self.f_in = keras.layers.Dense(
             math.prod(self._features_shape), dtype=self.dtype_policy, name="f_in"
         )
         self.f_mean = PaddedConv(
-            self.conv_net.rank, image_shape[-1], 1, dtype=self.dtype_policy, name="f_mean"
+            self.conv_net.rank, self.image_shape[-1], 1, dtype=self.dtype_policy, name="f_mean"
         )
         # softplus(inverse_softplus(scale - min_scale)) + min_scale == scale at start.
-        raw_start = math.log(math.expm1(max(self.scale - self.min_scale, 1e-6)))
-        self.f_var = None
-        if decoder_scale == "linear":
-            self.f_var = keras.layers.Dense(
-                1,
-                kernel_initializer="zeros",
-                bias_initializer=keras.initializers.Constant(raw_start),
-                dtype="float32",
-                name="f_var",
-            )
-        elif decoder_scale == "linear_per_pixel":
-            self.f_var = PaddedConv(
-                self.conv_net.rank,
-                image_shape[-1],
-                1,
-                kernel_initializer="zeros",
-                bias_initializer=keras.initializers.Constant(raw_start),
-                dtype="float32",
-                name="f_var",
-            )
-        self._raw_start = raw_start
+        self._raw_start = math.log(math.expm1(max(self.scale - self.min_scale, 1e-6)))
+        self.f_var = self._scale_head()
+
+    def _scale_head(self):
+        """The layer of `σ(z)` (`"linear"`, `"linear_per_pixel"`), started at `scale`; else None."""
+        start = {"kernel_initializer": "zeros",
+                 "bias_initializer": keras.initializers.Constant(self._raw_start),
+                 "dtype": "float32", "name": "f_var"}
+        if self.decoder_scale == "linear":
+            return keras.layers.Dense(1, **start)
+        if self.decoder_scale == "linear_per_pixel":
+            return PaddedConv(self.conv_net.rank, self.image_shape[-1], 1, **start)
+        return None
 
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
@@ -194,3 +170,14 @@ class GaussianDecoder(keras.layers.Layer):
             }
         )
         return config
+
+
+def _check_image_shape(image_shape, rank):
+    """`image_shape` as a tuple of `rank + 1` positive ints (spatial sizes, then channels)."""
+    shape = tuple(image_shape) if isinstance(image_shape, (list, tuple)) else None
+    if shape is None or len(shape) != rank + 1 or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise validation.invalid(
+            "image_shape", f"{rank + 1} positive ints (spatial sizes, then channels) for a "
+            f"rank-{rank} convnet", image_shape)
+    return shape

@@ -38,10 +38,6 @@ def model_card(metadata, architecture):
             (`keras_cvae.zoo.preset_lookup.architecture_summary`).
     """
     name = metadata["preset"]
-    training = metadata["training"]
-    metrics = metadata["metrics"]
-    check = metadata.get("check_metrics")
-    gmm = GMM_BASELINE if metadata["dataset"]["name"] == "digits" and GMM_BASELINE["nll_nats"] else {}
     lines = [
         f"# `{name}`",
         "",
@@ -59,6 +55,21 @@ def model_card(metadata, architecture):
         f"- Encoder and decoder: the lecture's residual convnet at full resolution: {architecture} "
         "(all hyper-parameters in `config.json`).",
         "",
+        *_training_section(metadata),
+        *_metrics_section(metadata),
+        "## Samples and reconstructions",
+        "",
+        "![samples](samples.png) — decoder means `g(z)`, `z ~ N(0, I)`.",
+        "",
+        "![reconstructions](reconstructions.png) — test images (odd rows) and `g(f(x))` (even rows).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _training_section(metadata):
+    training = metadata["training"]
+    return [
         "## Training",
         "",
         f"- Command: `{training['command']}` (seed {training['seed']}).",
@@ -68,6 +79,13 @@ def model_card(metadata, architecture):
         f"- Training time: {training['train_seconds']:.0f} s on {training['machine']} "
         "(shared with other jobs).",
         "",
+    ]
+
+
+def _metrics_section(metadata):
+    name, metrics, check = metadata["preset"], metadata["metrics"], metadata.get("check_metrics")
+    gmm = GMM_BASELINE if metadata["dataset"]["name"] == "digits" else None
+    lines = [
         "## Test-split metrics",
         "",
         f"{metadata['dataset']['num_test']} test images, dequantized with seed {metrics['seed']}; "
@@ -83,18 +101,9 @@ def model_card(metadata, architecture):
             f"| GaussianMixture baseline ({gmm['description']}) | — | {gmm['nll_nats']:.2f} | "
             f"{gmm['bits_per_dim']:.3f} |"
         )
-    lines += [
-        "",
-        f"Reproduce: `{metrics['command']}`.",
-        f"Quick check used by the tests: K = {check['num_samples']}, seed {check['seed']}: "
-        f"−ELBO {check['negative_elbo_nats']:.3f} nats, {check['bits_per_dim']:.4f} bits/dim."
-        if check else "",
-        "",
-        "## Samples and reconstructions",
-        "",
-        "![samples](samples.png) — decoder means `g(z)`, `z ~ N(0, I)`.",
-        "",
-        "![reconstructions](reconstructions.png) — test images (odd rows) and `g(f(x))` (even rows).",
-        "",
-    ]
-    return "\n".join(lines)
+    lines += ["", f"Reproduce: `{metrics['command']}`."]
+    if check:
+        lines.append(
+            f"Quick check used by the tests: K = {check['num_samples']}, seed {check['seed']}: "
+            f"−ELBO {check['negative_elbo_nats']:.3f} nats, {check['bits_per_dim']:.4f} bits/dim.")
+    return lines + [""]
