@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run every signature of an exported keras_cvae ONNX folder with ONNX Runtime.
 
-Needs only `onnxruntime` and numpy (no TensorFlow, no keras_cvae).
+Needs only `onnxruntime` and numpy (no TensorFlow, no keras_cvae), and `consumer.py`
+beside it.
 
     python run_onnx.py vae_onnx/                       # random inputs, batch 2
     python run_onnx.py vae_onnx/ --inputs in.npz --outputs out.npz
@@ -13,12 +14,13 @@ with no inputs in it are skipped. The outputs file gets `<signature>/<output>`
 the `--outputs` file at the same position.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 import onnxruntime as ort
+
+import consumer  # beside this script
 
 # ONNX Runtime's errors (wrong input name, shape or dtype) are not ValueErrors.
 _ORT_ERRORS = (
@@ -62,72 +64,13 @@ def run(session, inputs):
     return dict(zip(names, session.run(names, inputs)))
 
 
-def random_inputs(session, batch, rng):
-    inputs = {}
-    for key, (shape, dtype) in sorted(input_details(session).items()):
-        shape = tuple(batch if d == -1 else d for d in shape)
-        if key == "temperature":
-            inputs[key] = np.ones(shape, dtype)
-        elif key == "images":
-            inputs[key] = rng.uniform(size=shape).astype(dtype)
-        else:
-            inputs[key] = rng.standard_normal(shape).astype(dtype)
-    return inputs
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a folder of <signature>.onnx files, or one file")
-    parser.add_argument(
-        "--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays"
+    parser = consumer.build_parser(__doc__, "a folder of <signature>.onnx files, or one file")
+    return consumer.main(
+        parser, argv, load=lambda args: load(args.model), input_details=input_details,
+        run=lambda session, name, inputs: run(session, inputs),
     )
-    parser.add_argument(
-        "--outputs", nargs="*", default=[], help="npz files to write, one per --inputs"
-    )
-    parser.add_argument("--signature", nargs="*", help="run only these signatures")
-    parser.add_argument("--batch", type=int, default=2, help="batch of the random inputs")
-    args = parser.parse_args(argv)
-    if args.inputs and len(args.outputs) not in (0, len(args.inputs)):
-        parser.error("give one --outputs file per --inputs file")
-
-    sessions = load(args.model)
-    names = args.signature or sorted(sessions)
-    unknown = sorted(set(names) - set(sessions))
-    if unknown:
-        parser.error(f"unknown signatures {unknown}; the model has {sorted(sessions)}")
-    for name in names:
-        shapes = {k: s for k, (s, _) in input_details(sessions[name]).items()}
-        print(f"{name}: inputs {shapes}")
-
-    rng = np.random.default_rng(0)
-    cases = args.inputs or [None]
-    for index, case in enumerate(cases):
-        if case is None:
-            feeds = {name: random_inputs(sessions[name], args.batch, rng) for name in names}
-        else:
-            with np.load(case) as data:
-                arrays = {key: data[key] for key in data.files}
-            feeds = {}
-            for name in names:
-                given = {
-                    k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name
-                }
-                if given:
-                    feeds[name] = given
-        results = {}
-        for name, inputs in feeds.items():
-            outputs = run(sessions[name], inputs)
-            for key, value in outputs.items():
-                results[f"{name}/{key}"] = value
-                print(f"  {name}/{key}: shape {value.shape}, mean {float(np.mean(value)):.4f}")
-        if index < len(args.outputs):
-            np.savez(args.outputs[index], **results)
-    return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, RuntimeError, *_ORT_ERRORS) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(consumer.exit_status(main, (ValueError, RuntimeError, *_ORT_ERRORS)))

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run every signature of an exported keras_cvae `.tflite` model with LiteRT.
 
-Needs only `ai-edge-litert` and numpy (no TensorFlow, no keras_cvae).
+Needs only `ai-edge-litert` and numpy (no TensorFlow, no keras_cvae), and `consumer.py`
+beside it.
 
     python run_tflite.py vae_int8.tflite                       # random inputs, batch 2
     python run_tflite.py vae.tflite --inputs in.npz --outputs out.npz
@@ -12,12 +13,13 @@ signatures with no inputs in it are skipped. The outputs file gets
 turn, each written to the `--outputs` file at the same position.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+
+import consumer  # beside this script
 
 
 def load(path, num_threads=None):
@@ -69,75 +71,16 @@ def run(runner, name, inputs):
     return runner(**{key: np.ascontiguousarray(value) for key, value in inputs.items()})
 
 
-def random_inputs(runner, batch, rng):
-    inputs = {}
-    for key, (shape, dtype) in sorted(input_details(runner).items()):
-        shape = tuple(batch if d == -1 else d for d in shape)
-        if key == "temperature":
-            inputs[key] = np.ones(shape, dtype)
-        elif key == "images":
-            inputs[key] = rng.uniform(size=shape).astype(dtype)
-        else:
-            inputs[key] = rng.standard_normal(shape).astype(dtype)
-    return inputs
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a .tflite file exported by keras_cvae")
-    parser.add_argument(
-        "--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays"
-    )
-    parser.add_argument(
-        "--outputs", nargs="*", default=[], help="npz files to write, one per --inputs"
-    )
-    parser.add_argument("--signature", nargs="*", help="run only these signatures")
-    parser.add_argument("--batch", type=int, default=2, help="batch of the random inputs")
+    parser = consumer.build_parser(__doc__, "a .tflite file exported by keras_cvae")
     parser.add_argument(
         "--threads", type=int, default=None, help="LiteRT threads (default: all cores)"
     )
-    args = parser.parse_args(argv)
-    if args.inputs and len(args.outputs) not in (0, len(args.inputs)):
-        parser.error("give one --outputs file per --inputs file")
-
-    _, runners = load(args.model, args.threads)
-    names = args.signature or sorted(runners)
-    unknown = sorted(set(names) - set(runners))
-    if unknown:
-        parser.error(f"unknown signatures {unknown}; the model has {sorted(runners)}")
-    for name in names:
-        shapes = {k: s for k, (s, _) in input_details(runners[name]).items()}
-        print(f"{name}: inputs {shapes}")
-
-    rng = np.random.default_rng(0)
-    cases = args.inputs or [None]
-    for index, case in enumerate(cases):
-        if case is None:
-            feeds = {name: random_inputs(runners[name], args.batch, rng) for name in names}
-        else:
-            with np.load(case) as data:
-                arrays = {key: data[key] for key in data.files}
-            feeds = {}
-            for name in names:
-                given = {
-                    k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name
-                }
-                if given:
-                    feeds[name] = given
-        results = {}
-        for name, inputs in feeds.items():
-            outputs = run(runners[name], name, inputs)
-            for key, value in outputs.items():
-                results[f"{name}/{key}"] = value
-                print(f"  {name}/{key}: shape {value.shape}, mean {float(np.mean(value)):.4f}")
-        if index < len(args.outputs):
-            np.savez(args.outputs[index], **results)
-    return 0
+    return consumer.main(
+        parser, argv, load=lambda args: load(args.model, args.threads)[1],
+        input_details=input_details, run=run,
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(consumer.exit_status(main, (ValueError, RuntimeError)))

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cvae.models import VAE
+from keras_cvae.validation import invalid
 
 SIGNATURES = ("encode", "decode", "reconstruct", "sample")
 # What TF Serving calls without a signature name: the Keras model's `call`,
@@ -25,11 +26,9 @@ CALIBRATION_TEMPERATURES = (0.5, 1.0)
 
 
 def check_model(model):
+    """`model` if it is a `keras_cvae.VAE`, else a Keras-style ValueError."""
     if not isinstance(model, VAE):
-        raise ValueError(
-            "Invalid value for argument `model`. Expected a `keras_cvae.VAE`. "
-            f"Received: model={model!r}"
-        )
+        raise invalid("model", "a `keras_cvae.VAE`", model)
     return model
 
 

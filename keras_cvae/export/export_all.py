@@ -1,6 +1,5 @@
 """Export a VAE to every format at once, with the report: what the CLI calls."""
 
-import json
 import os
 import tempfile
 
@@ -14,25 +13,18 @@ from keras_cvae.export.saved_model import export_saved_model
 from keras_cvae.export.saved_model import write_saved_model
 from keras_cvae.export.tflite import QUANTIZATIONS
 from keras_cvae.export.tflite import convert_saved_model
+from keras_cvae.export.tflite import int8_needs_images
+from keras_cvae.utils import write_json
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.validation import invalid
 
 FORMATS = ("saved_model", "tflite", "onnx")
 REPORT_FILE = "export_report.json"
 
 
-def export_all(
-    model,
-    out_dir,
-    formats=FORMATS,
-    quantizations=None,
-    representative_data=None,
-    name="vae",
-    version=1,
-    overwrite=False,
-    report=True,
-    report_repeats=10,
-    verbose=True,
-):
+def export_all(model, out_dir, formats=FORMATS, quantizations=None, representative_data=None,
+               name="vae", version=1, overwrite=False, report=True, report_repeats=10,
+               verbose=True):
     """Exports `model` to several formats in one folder, and measures them.
 
     Writes, below `out_dir`:
@@ -76,84 +68,108 @@ def export_all(
 
     Example:
 
+    >>> import os, tempfile
+    >>> conv_net = {"block": "basic", "depth": 1, "channels": 8}
     >>> vae = keras_cvae.VAE(
-    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net={"depth": 1, "channels": 8}),
-    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8}))
+    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
+    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net))
     >>> images = np.random.rand(100, 8, 8, 1).astype("float32")
-    >>> paths = keras_cvae.export.export_all(vae, "/tmp/vae_export", representative_data=images)
-    >>> sorted(paths)
+    >>> out_dir = os.path.join(tempfile.mkdtemp(), "vae_export")
+    >>> paths = keras_cvae.export.export_all(
+    ...     vae, out_dir, representative_data=images, report_repeats=1, verbose=False)
+    >>> sorted(paths)  # doctest: +NORMALIZE_WHITESPACE
     ['onnx', 'report', 'saved_model', 'tflite_dynamic', 'tflite_float16', 'tflite_float32',
      'tflite_int8']
+    >>> os.path.relpath(paths["tflite_int8"], out_dir)
+    'tflite/vae_int8.tflite'
     """
     check_model(model)
-    formats = (formats,) if isinstance(formats, str) else tuple(formats)
-    unknown = [f for f in formats if f not in FORMATS]
-    if not formats or unknown:
-        raise ValueError(
-            f"Invalid value for argument `formats`. Expected a non-empty subset of {FORMATS}. "
-            f"Received: formats={formats!r}"
-        )
+    formats = _check_subset("formats", formats, FORMATS)
     images = as_image_array(representative_data, model, 100)
-    if quantizations is None:
-        quantizations = QUANTIZATIONS if images is not None else QUANTIZATIONS[:-1]
-    quantizations = tuple(quantizations)
-    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
-    if "tflite" in formats and (not quantizations or unknown):
-        raise ValueError(
-            f"Invalid value for argument `quantizations`. Expected a non-empty subset of "
-            f"{QUANTIZATIONS}. Received: quantizations={quantizations!r}"
-        )
-    if "tflite" in formats and "int8" in quantizations and images is None:
-        raise ValueError(
-            "quantization='int8' calibrates activation ranges on images from the training data: "
-            "pass `representative_data` (an array or dataset of images), or leave 'int8' out of "
-            "`quantizations`. Received: representative_data=None"
-        )
-
+    if "tflite" in formats:
+        quantizations = _check_quantizations(quantizations, images)
     out_dir = os.path.abspath(os.fspath(out_dir))
-    relative = {}
-    steps = (
-        ("saved_model" in formats)
-        + ("tflite" in formats) * len(quantizations)
-        + ("onnx" in formats)
-        + bool(report)
-    )
+    steps = _count_steps(formats, quantizations, report)
     progress = keras.utils.Progbar(steps, unit_name="artifact", verbose=1 if verbose else 0)
+    relative = {}  # {label: path relative to out_dir}
     with atomic_path(out_dir, overwrite=overwrite, is_dir=True) as temp:
         os.makedirs(temp, exist_ok=True)
-        if "saved_model" in formats:
-            base = os.path.join("saved_model", name)
-            export_saved_model(model, os.path.join(temp, base), version=version)
-            relative["saved_model"] = os.path.join(base, str(version))
-            progress.add(1)
-        if "tflite" in formats:
-            os.makedirs(os.path.join(temp, "tflite"))
-            with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
-                if "saved_model" in formats:
-                    directory = os.path.join(temp, relative["saved_model"])  # the same graph
-                else:
-                    write_saved_model(model, directory)
-                for quantization in quantizations:
-                    mode = quantization or "float32"
-                    label = f"tflite_{mode}"
-                    relative[label] = os.path.join("tflite", f"{name}_{mode}.tflite")
-                    content = convert_saved_model(directory, model, quantization, images)
-                    with open(os.path.join(temp, relative[label]), "wb") as file:
-                        file.write(content)
-                    progress.add(1)
-        if "onnx" in formats:
-            export_onnx(model, os.path.join(temp, "onnx"))
-            relative["onnx"] = "onnx"
+        for label, path in _write_artifacts(model, temp, formats, quantizations, images, name,
+                                            version):
+            relative[label] = path
             progress.add(1)
         if report:
-            artifacts = {label: os.path.join(temp, path) for label, path in relative.items()}
-            measured = export_report(
-                model, artifacts, images=images, repeats=report_repeats, verbose=verbose, path=None
-            )
-            for label, path in relative.items():
-                measured["artifacts"][label]["path"] = path  # relative to out_dir
-            with open(os.path.join(temp, REPORT_FILE), "w") as file:
-                json.dump(measured, file, indent=2)
-            relative["report"] = REPORT_FILE
+            relative["report"] = _write_report(model, temp, relative, images, report_repeats,
+                                               verbose)
             progress.add(1)
     return {label: os.path.join(out_dir, path) for label, path in relative.items()}
+
+
+def _check_subset(argument, values, choices):
+    """`values` as a tuple if it is a non-empty subset of `choices` (a str is one value)."""
+    values = (values,) if isinstance(values, str) else tuple(values)
+    if not values or any(value not in choices for value in values):
+        raise invalid(argument, f"a non-empty subset of {choices}", values)
+    return values
+
+
+def _check_quantizations(quantizations, images):
+    """The TFLite modes: all four with calibration images, else all but int8."""
+    if quantizations is None:
+        quantizations = QUANTIZATIONS if images is not None else QUANTIZATIONS[:-1]
+    quantizations = _check_subset("quantizations", quantizations, QUANTIZATIONS)
+    if "int8" in quantizations and images is None:
+        raise int8_needs_images(alternative="leave 'int8' out of `quantizations`")
+    return quantizations
+
+
+def _count_steps(formats, quantizations, report):
+    """The progress bar's length: one step per artifact and one for the report."""
+    tflite = len(quantizations) if "tflite" in formats else 0
+    return ("saved_model" in formats) + tflite + ("onnx" in formats) + bool(report)
+
+
+def _write_artifacts(model, temp, formats, quantizations, images, name, version):
+    """Writes each format below `temp`; yields `(label, relative path)` per artifact written."""
+    saved_model = None
+    if "saved_model" in formats:
+        saved_model = os.path.join("saved_model", name, str(version))
+        export_saved_model(model, os.path.join(temp, "saved_model", name), version=version)
+        yield "saved_model", saved_model
+    if "tflite" in formats:
+        yield from _write_tflite(model, temp, name, quantizations, images, saved_model)
+    if "onnx" in formats:
+        export_onnx(model, os.path.join(temp, "onnx"))
+        yield "onnx", "onnx"
+
+
+def _write_tflite(model, temp, name, quantizations, images, saved_model=None):
+    """Writes `tflite/<name>_<mode>.tflite` per mode; yields `(label, relative path)` of each.
+
+    Converts `saved_model` (a SavedModel's path below `temp`: the same graph)
+    if given, else a SavedModel written to a temporary folder.
+    """
+    os.makedirs(os.path.join(temp, "tflite"))
+    with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
+        if saved_model is not None:
+            directory = os.path.join(temp, saved_model)
+        else:
+            write_saved_model(model, directory)
+        for quantization in quantizations:
+            mode = quantization or "float32"
+            path = os.path.join("tflite", f"{name}_{mode}.tflite")
+            content = convert_saved_model(directory, model, quantization, images)
+            with open(os.path.join(temp, path), "wb") as file:
+                file.write(content)
+            yield f"tflite_{mode}", path
+
+
+def _write_report(model, temp, relative, images, repeats, verbose):
+    """Measures the artifacts, writes the report below `temp`; returns its relative path."""
+    artifacts = {label: os.path.join(temp, path) for label, path in relative.items()}
+    measured = export_report(model, artifacts, images=images, repeats=repeats, verbose=verbose,
+                             path=None)
+    for label, path in relative.items():
+        measured["artifacts"][label]["path"] = path  # relative to out_dir
+    write_json(os.path.join(temp, REPORT_FILE), measured)
+    return REPORT_FILE

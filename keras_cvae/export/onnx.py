@@ -10,8 +10,10 @@ from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export._signatures import signature_functions
+from keras_cvae.validation import check_int
 
 DEFAULT_OPSET = 17
+MIN_OPSET = 13
 
 
 def export_onnx(model, path, opset=DEFAULT_OPSET, overwrite=False):
@@ -35,18 +37,17 @@ def export_onnx(model, path, opset=DEFAULT_OPSET, overwrite=False):
 
     Example:
 
+    >>> import os, tempfile
+    >>> conv_net = {"block": "basic", "depth": 1, "channels": 8}
     >>> vae = keras_cvae.VAE(
-    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net={"depth": 1, "channels": 8}),
-    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8}))
-    >>> keras_cvae.export.export_onnx(vae, "/tmp/vae_onnx")
-    '/tmp/vae_onnx'
+    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
+    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net))
+    >>> path = keras_cvae.export.export_onnx(vae, os.path.join(tempfile.mkdtemp(), "vae_onnx"))
+    >>> sorted(os.listdir(path))
+    ['decode.onnx', 'encode.onnx', 'reconstruct.onnx', 'sample.onnx']
     """
     check_model(model)
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
-        raise ValueError(
-            "Invalid value for argument `opset`. Expected an integer ONNX opset >= 13. "
-            f"Received: opset={opset!r}"
-        )
+    opset = check_int("opset", opset, minimum=MIN_OPSET)
     try:
         import tf2onnx
     except ImportError as error:

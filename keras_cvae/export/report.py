@@ -1,6 +1,6 @@
 """Sizes, differences from Keras and latencies of exported artifacts, as a table and JSON."""
 
-import json
+import math
 import os
 import platform
 import statistics
@@ -16,20 +16,18 @@ from keras_cvae.export._signatures import check_model
 from keras_cvae.export._signatures import example_inputs
 from keras_cvae.export._signatures import random_images
 from keras_cvae.export._signatures import reference_outputs
+from keras_cvae.utils import format_table
+from keras_cvae.utils import write_json
+from keras_cvae.validation import check_positive_int
 
 # The signature timed in every runtime: images in, images out, encoder and decoder.
 TIMED_SIGNATURE = "reconstruct"
+# The table's cell for a difference that is not a finite number (null in the JSON).
+NOT_FINITE = "n/a"
 
 
-def export_report(
-    model,
-    artifacts,
-    images=None,
-    batch_sizes=(1, 64),
-    repeats=10,
-    path=None,
-    verbose=True,
-):
+def export_report(model, artifacts, images=None, batch_sizes=(1, 64), repeats=10, path=None,
+                  verbose=True):
     """Measures exported artifacts against the Keras model; prints and saves the report.
 
     For each artifact: its size on disk, the largest absolute difference
@@ -55,22 +53,95 @@ def export_report(
         The report, a JSON-ready dict. An artifact whose runtime is not
         installed (LiteRT, onnxruntime: the `export` extra) is listed with
         its size and a `not_measured` reason instead of differences and
-        latencies.
+        latencies. A difference that is not a finite number (an output
+        with a NaN or an infinity) is `None` (`null` in the JSON).
 
     Example:
 
+    >>> import os, tempfile
+    >>> conv_net = {"block": "basic", "depth": 1, "channels": 8}
     >>> vae = keras_cvae.VAE(
-    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net={"depth": 1, "channels": 8}),
-    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8}))
-    >>> tflite = keras_cvae.export.export_tflite(vae, "/tmp/vae.tflite")
-    >>> report = keras_cvae.export.export_report(vae, {"tflite_float32": tflite}, repeats=3)
+    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
+    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net))
+    >>> path = os.path.join(tempfile.mkdtemp(), "vae.tflite")
+    >>> tflite = keras_cvae.export.export_tflite(vae, path)
+    >>> report = keras_cvae.export.export_report(
+    ...     vae, {"tflite_float32": tflite}, repeats=3, verbose=False)
+    >>> sorted(report["artifacts"]["tflite_float32"])
+    ['latency_ms_per_image', 'max_abs_diff', 'path', 'size_bytes']
+    >>> max(report["artifacts"]["tflite_float32"]["max_abs_diff"]["encode"].values()) < 1e-5
+    True
     """
     check_model(model)
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats <= 0:
-        raise ValueError(
-            "Invalid value for argument `repeats`. Expected a strictly positive integer. "
-            f"Received: repeats={repeats!r}"
-        )
+    repeats = check_positive_int("repeats", repeats)
+    runtimes, missing = _load_runtimes(artifacts)
+    images, inputs, references = _comparison(model, images)
+    timed = {batch: np.resize(images, (batch, *model.image_shape)) for batch in batch_sizes}
+    report = _report_header(model, batch_sizes)
+    report["keras"] = {"latency_ms_per_image": _latencies(model.predict_on_batch, timed, repeats)}
+    report["artifacts"] = {
+        label: _measure(runtime, artifacts[label], inputs, references, timed, repeats)
+        for label, runtime in runtimes.items()
+    }
+    for label, reason in missing.items():
+        report["artifacts"][label] = {**_on_disk(artifacts[label]), "not_measured": reason}
+    if path is not None:
+        write_json(path, report)
+    if verbose:
+        print(format_report(report))
+    return report
+
+
+def format_report(report):
+    """The report as a plain-text table: a title, one row per artifact, then notes."""
+    batches = report["batch_sizes"]
+    header = ["artifact", "size", *[f"max|Δ| {name}" for name in SIGNATURES]]
+    header += [f"ms/img b={batch}" for batch in batches]
+    rows = [["keras", "-", *["-"] * len(SIGNATURES), *_latency_cells(report["keras"], batches)]]
+    rows += [_row(label, entry, batches) for label, entry in report["artifacts"].items()]
+    notes = [
+        f"{label}: {entry['not_measured']}"
+        for label, entry in report["artifacts"].items()
+        if "not_measured" in entry
+    ]
+    return "\n".join([_title(report), format_table([header, *rows]), *notes])
+
+
+def _row(label, entry, batches):
+    row = [label, _human(entry["size_bytes"])]
+    if "not_measured" in entry:
+        return row + ["-"] * (len(SIGNATURES) + len(batches))
+    row += [_largest(entry["max_abs_diff"][name].values()) for name in SIGNATURES]
+    return row + _latency_cells(entry, batches)
+
+
+def _latency_cells(entry, batches):
+    return [f"{entry['latency_ms_per_image'][str(batch)]:.3f}" for batch in batches]
+
+
+def _title(report):
+    model = report["model"]
+    return (
+        f"Export report: VAE image_shape={tuple(model['image_shape'])}, "
+        f"latent_dim={model['latent_dim']}, "
+        f"{model['posterior']} posterior, {model['parameters']} parameters; latency of "
+        f"'{report['timed_signature']}' on {report['machine']['cpu_count']} CPU cores"
+    )
+
+
+def _largest(differences):
+    """The largest difference as `1.2e-06`, or `n/a` if one was not finite (null in the JSON)."""
+    differences = list(differences)
+    if any(difference is None for difference in differences):
+        return NOT_FINITE
+    return f"{max(differences):.1e}"
+
+
+# === Measuring ===
+
+
+def _load_runtimes(artifacts):
+    """`({label: run}, {label: reason not measured})`; an unknown label is a ValueError."""
     runtimes, missing = {}, {}
     for label, artifact in artifacts.items():
         loader = next((fn for prefix, fn in _LOADERS.items() if label.startswith(prefix)), None)
@@ -85,15 +156,22 @@ def export_report(
             missing[label] = (
                 f"not measured: {error.name} is not installed (pip install 'keras-cvae[export]')"
             )
+    return runtimes, missing
 
+
+def _comparison(model, images):
+    """The 16 images compared on, every signature's inputs, and the Keras model's outputs."""
     images = as_image_array(images, model, 16, argument="images")
     if images is None:
         images = random_images(model, 16)
     inputs = example_inputs(model, images)
     references = {name: reference_outputs(model, name, inputs[name]) for name in SIGNATURES}
-    timed = {batch: np.resize(images, (batch, *model.image_shape)) for batch in batch_sizes}
+    return images, inputs, references
 
-    report = {
+
+def _report_header(model, batch_sizes):
+    """What the report describes: the model, the machine, the versions, what is timed."""
+    return {
         "model": {
             "image_shape": list(model.image_shape),
             "latent_dim": model.latent_dim,
@@ -109,77 +187,41 @@ def export_report(
         "versions": _versions(),
         "timed_signature": TIMED_SIGNATURE,
         "batch_sizes": list(batch_sizes),
-        "keras": {
-            "latency_ms_per_image": {
-                str(batch): _latency(model.predict_on_batch, timed[batch], repeats)
-                for batch in batch_sizes
-            }
-        },
-        "artifacts": {},
     }
-    for label, runtime in runtimes.items():
-        differences = {}
-        for name in SIGNATURES:
-            outputs = runtime(name, inputs[name])
-            differences[name] = {
-                key: float(np.max(np.abs(outputs[key] - reference)))
-                for key, reference in references[name].items()
-            }
-        report["artifacts"][label] = {
-            "path": os.fspath(artifacts[label]),
-            "size_bytes": _size(artifacts[label]),
-            "max_abs_diff": differences,
-            "latency_ms_per_image": {
-                str(batch): _latency(
-                    lambda x: runtime(TIMED_SIGNATURE, {"images": x}), timed[batch], repeats
-                )
-                for batch in batch_sizes
-            },
-        }
-    for label, reason in missing.items():
-        report["artifacts"][label] = {
-            "path": os.fspath(artifacts[label]),
-            "size_bytes": _size(artifacts[label]),
-            "not_measured": reason,
-        }
-    if path is not None:
-        with open(path, "w") as file:
-            json.dump(report, file, indent=2)
-    if verbose:
-        print(format_report(report))
-    return report
 
 
-def format_report(report):
-    """The report as a plain-text table."""
-    batches = report["batch_sizes"]
-    header = ["artifact", "size", *[f"max|Δ| {name}" for name in SIGNATURES]]
-    header += [f"ms/img b={batch}" for batch in batches]
-    rows = [["keras", "-", *["-"] * len(SIGNATURES)]]
-    rows[0] += [f"{report['keras']['latency_ms_per_image'][str(b)]:.3f}" for b in batches]
-    notes = []
-    for label, entry in report["artifacts"].items():
-        row = [label, _human(entry["size_bytes"])]
-        if "not_measured" in entry:
-            notes.append(f"{label}: {entry['not_measured']}")
-            rows.append(row + ["-"] * (len(SIGNATURES) + len(batches)))
-            continue
-        row += [f"{max(entry['max_abs_diff'][name].values()):.1e}" for name in SIGNATURES]
-        row += [f"{entry['latency_ms_per_image'][str(b)]:.3f}" for b in batches]
-        rows.append(row)
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths))
-        for row in [header, *rows]
-    ]
-    model = report["model"]
-    title = (
-        f"Export report: VAE image_shape={tuple(model['image_shape'])}, "
-        f"latent_dim={model['latent_dim']}, "
-        f"{model['posterior']} posterior, {model['parameters']} parameters; latency of "
-        f"'{report['timed_signature']}' on {report['machine']['cpu_count']} CPU cores"
-    )
-    return "\n".join([title, *lines, *notes])
+def _measure(runtime, artifact, inputs, references, timed, repeats):
+    """One artifact's report entry: path, size, differences from Keras, latencies."""
+    differences = {}
+    for name in SIGNATURES:
+        outputs = runtime(name, inputs[name])
+        differences[name] = {
+            key: _finite_or_none(np.max(np.abs(outputs[key] - reference)))
+            for key, reference in references[name].items()
+        }
+    return {
+        **_on_disk(artifact),
+        "max_abs_diff": differences,
+        "latency_ms_per_image": _latencies(
+            lambda x: runtime(TIMED_SIGNATURE, {"images": x}), timed, repeats
+        ),
+    }
+
+
+def _on_disk(artifact):
+    """The start of every artifact's entry: its path and its size in bytes."""
+    return {"path": os.fspath(artifact), "size_bytes": _size(artifact)}
+
+
+def _finite_or_none(value):
+    """`value` as a float, or `None` (null in the JSON) for a NaN or an infinity."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _latencies(fn, timed, repeats):
+    """`{"<batch>": median ms per image}` of `fn` on each batch of `timed`."""
+    return {str(batch): _latency(fn, images, repeats) for batch, images in timed.items()}
 
 
 # === Runtimes: each loader returns `run(signature, inputs) -> {output: array}` ===

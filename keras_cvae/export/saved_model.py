@@ -9,6 +9,7 @@ from keras_cvae.export._signatures import SERVING_DEFAULT
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export._signatures import signature_functions
+from keras_cvae.validation import check_positive_int
 
 
 def export_saved_model(model, path, version=1, overwrite=False):
@@ -39,19 +40,18 @@ def export_saved_model(model, path, version=1, overwrite=False):
 
     Example:
 
+    >>> import os, tempfile
     >>> conv_net = {"block": "basic", "depth": 1, "channels": 8}
     >>> vae = keras_cvae.VAE(
     ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
     ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net))
-    >>> keras_cvae.export.export_saved_model(vae, "/tmp/serving/vae")
-    '/tmp/serving/vae/1'
+    >>> serving = tempfile.mkdtemp()
+    >>> version_dir = keras_cvae.export.export_saved_model(vae, os.path.join(serving, "vae"))
+    >>> os.path.relpath(version_dir, serving)
+    'vae/1'
     """
     check_model(model)
-    if isinstance(version, bool) or not isinstance(version, int) or version <= 0:
-        raise ValueError(
-            "Invalid value for argument `version`. Expected a strictly positive integer "
-            f"(TF Serving's version folder). Received: version={version!r}"
-        )
+    version = check_positive_int("version", version)
     target = os.path.join(os.path.abspath(os.fspath(path)), str(version))
     with atomic_path(target, overwrite=overwrite, is_dir=True) as temp:
         write_saved_model(model, temp)

@@ -13,18 +13,14 @@ from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export.saved_model import write_saved_model
+from keras_cvae.validation import check_choice
+from keras_cvae.validation import check_positive_int
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 
 
-def export_tflite(
-    model,
-    path,
-    quantization=None,
-    representative_data=None,
-    num_calibration_samples=100,
-    overwrite=False,
-):
+def export_tflite(model, path, quantization=None, representative_data=None,
+                  num_calibration_samples=100, overwrite=False):
     """Exports `model` as one TFLite model with the signatures of the SavedModel.
 
     The `.tflite` file holds the signatures `encode`, `decode`,
@@ -66,38 +62,22 @@ def export_tflite(
 
     Example:
 
+    >>> import os, tempfile
+    >>> conv_net = {"block": "basic", "depth": 1, "channels": 8}
     >>> vae = keras_cvae.VAE(
-    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net={"depth": 1, "channels": 8}),
-    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8}))
+    ...     keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
+    ...     keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net))
     >>> images = np.random.rand(100, 8, 8, 1).astype("float32")
-    >>> keras_cvae.export.export_tflite(
-    ...     vae, "/tmp/vae_int8.tflite", quantization="int8", representative_data=images)
-    '/tmp/vae_int8.tflite'
+    >>> path = keras_cvae.export.export_tflite(
+    ...     vae, os.path.join(tempfile.mkdtemp(), "vae_int8.tflite"), quantization="int8",
+    ...     representative_data=images)
+    >>> os.path.basename(path)
+    'vae_int8.tflite'
     """
     check_model(model)
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(
-            f"Invalid value for argument `quantization`. Expected one of {QUANTIZATIONS}. "
-            f"Received: quantization={quantization!r}"
-        )
-    if (
-        isinstance(num_calibration_samples, bool)
-        or not isinstance(num_calibration_samples, int)
-        or (num_calibration_samples <= 0)
-    ):
-        raise ValueError(
-            "Invalid value for argument `num_calibration_samples`. Expected a strictly "
-            f"positive integer. Received: num_calibration_samples={num_calibration_samples!r}"
-        )
-    images = None
-    if quantization == "int8":
-        if representative_data is None:
-            raise ValueError(
-                "quantization='int8' calibrates activation ranges on images from the training "
-                "data: pass `representative_data` (an array or dataset of images). "
-                "Received: representative_data=None"
-            )
-        images = as_image_array(representative_data, model, num_calibration_samples)
+    check_choice("quantization", quantization, QUANTIZATIONS)
+    check_positive_int("num_calibration_samples", num_calibration_samples)
+    images = _calibration_images(model, quantization, representative_data, num_calibration_samples)
     path = os.path.abspath(os.fspath(path))
     with atomic_path(path, overwrite=overwrite) as temp:
         with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
@@ -106,6 +86,25 @@ def export_tflite(
         with open(temp, "wb") as file:
             file.write(content)
     return path
+
+
+def _calibration_images(model, quantization, representative_data, limit):
+    """Up to `limit` images to calibrate int8 on; `None` for the other modes."""
+    if quantization != "int8":
+        return None
+    if representative_data is None:
+        raise int8_needs_images()
+    return as_image_array(representative_data, model, limit)
+
+
+def int8_needs_images(alternative=None):
+    """The error for `quantization="int8"` without `representative_data`."""
+    alternative = f", or {alternative}" if alternative else ""
+    return ValueError(
+        "quantization='int8' calibrates activation ranges on images from the training data: "
+        f"pass `representative_data` (an array or dataset of images){alternative}. "
+        "Received: representative_data=None"
+    )
 
 
 def convert_saved_model(directory, model, quantization=None, images=None):

@@ -91,9 +91,12 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=
     return vae
 
 
-# Runs a script with `import keras_cvae` failing: proves the artifact stands alone.
+# Runs a script with `import keras_cvae` failing: proves the artifact stands alone. The
+# script's folder goes first on sys.path, as `python export/run_tflite.py` puts it (for
+# `import consumer`).
 _BLOCKED = (
-    "import runpy, sys; sys.modules['keras_cvae'] = None; sys.argv = sys.argv[1:]; "
+    "import os, runpy, sys; sys.modules['keras_cvae'] = None; sys.argv = sys.argv[1:]; "
+    "sys.path.insert(0, os.path.dirname(sys.argv[0])); "
     "runpy.run_path(sys.argv[0], run_name='__main__')"
 )
 

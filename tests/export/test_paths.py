@@ -23,7 +23,7 @@ export_all_module = sys.modules["keras_cvae.export.export_all"]
 def test_bad_arguments(vae, tmp_path):
     with pytest.raises(
         ValueError,
-        match=r"Expected one of \(None, 'float16', 'dynamic', 'int8'\)\. Received: quantization='int4'",
+        match=r"Expected one of None, 'float16', 'dynamic', 'int8'\. Received: quantization='int4'",
     ):
         export_tflite(vae, tmp_path / "m.tflite", quantization="int4")
     with pytest.raises(
@@ -42,8 +42,16 @@ def test_bad_arguments(vae, tmp_path):
         )
     with pytest.raises(ValueError, match=r"Expected a `keras_cvae.VAE`. Received: model='vae'"):
         export_saved_model("vae", tmp_path / "sm")
-    with pytest.raises(ValueError, match=r"Received: version=0"):
+    with pytest.raises(ValueError, match=r"Expected an integer >= 1\. Received: version=0"):
         export_saved_model(vae, tmp_path / "sm", version=0)
+    with pytest.raises(ValueError, match=r"Expected an integer >= 13\. Received: opset=12"):
+        export_onnx(vae, tmp_path / "onnx", opset=12)
+    with pytest.raises(ValueError, match=r"Received: num_calibration_samples=0"):
+        export_tflite(vae, tmp_path / "m.tflite", num_calibration_samples=0)
+    with pytest.raises(ValueError, match=r"Received: repeats=True"):
+        keras_cvae.export.export_report(vae, {}, repeats=True)
+    with pytest.raises(ValueError, match=r"non-empty subset of .*Received: quantizations=\(\)"):
+        export_all(vae, tmp_path / "all", quantizations=())
     with pytest.raises(ValueError, match=r"Received: formats=\('pb',\)"):
         export_all(vae, tmp_path / "all", formats=("pb",))
     with pytest.raises(ValueError, match=r"Received: overwrite='yes'"):
@@ -159,3 +167,37 @@ def test_report_without_the_litert_runtime(vae, tmp_path, monkeypatch):
     entry = json.loads((tmp_path / "out" / "export_report.json").read_text())["artifacts"]["tflite_float32"]
     assert "ai_edge_litert is not installed" in entry["not_measured"]
     assert "max_abs_diff" not in entry and entry["size_bytes"] > 0
+
+
+def test_report_writes_null_for_a_non_finite_difference(vae, tmp_path, capsys, monkeypatch):
+    """An artifact whose output is NaN: strict JSON (null, not NaN) and `n/a` in the table."""
+    report_module = sys.modules["keras_cvae.export.report"]
+    load_tflite = report_module._LOADERS["tflite"]
+
+    def nan_z_mean(path):
+        run = load_tflite(path)
+
+        def run_with_nan(name, inputs):
+            outputs = dict(run(name, inputs))
+            if name == "encode":
+                outputs["z_mean"] = np.full_like(outputs["z_mean"], np.nan)
+            return outputs
+
+        return run_with_nan
+
+    monkeypatch.setitem(report_module._LOADERS, "tflite", nan_z_mean)
+    tflite = export_tflite(vae, tmp_path / "vae.tflite")
+    keras_cvae.export.export_report(
+        vae, {"tflite_float32": tflite}, repeats=1, path=tmp_path / "report.json"
+    )
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in the report")
+
+    text = (tmp_path / "report.json").read_text()
+    report = json.loads(text, parse_constant=refuse)
+    differences = report["artifacts"]["tflite_float32"]["max_abs_diff"]
+    assert differences["encode"]["z_mean"] is None
+    assert differences["encode"]["z_scale_tril"] < 1e-5
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("tflite"))
+    assert row.split()[3] == "n/a"  # artifact, size (two words), then encode

@@ -21,10 +21,27 @@ from tests.export.export_checks import script_env
 
 
 def _script_module(name):
+    """Imports `export/<name>.py` with its folder on sys.path (for `import consumer`)."""
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPTS))
     return module
+
+
+def test_script_runs_from_another_folder(artifacts, tmp_path):
+    """`python export/run_onnx.py ...` from any folder: Python finds `consumer.py` beside it."""
+    _, paths = artifacts
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "run_onnx.py"), paths["onnx"], "--signature", "decode"],
+        capture_output=True, text=True, env=script_env(), cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "decode: inputs {'z': (-1, 4)}"
+    assert result.stdout.splitlines()[1].startswith("  decode/x_mean: shape (2, 8, 8, 1), mean ")
 
 
 def test_saved_model_signatures(artifacts):
