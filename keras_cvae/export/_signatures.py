@@ -94,9 +94,7 @@ def signature_functions(model):
         z_noise = checked(z_noise, specs["sample"]["z_noise"])
         pixel_noise = checked(pixel_noise, specs["sample"]["pixel_noise"])
         temperature = checked(temperature, specs["sample"]["temperature"])
-        mean, scale = model.decode(temperature[:, None] * z_noise)
-        mean = tf.cast(mean, tf.float32)
-        return {"images": mean + tf.cast(scale, tf.float32) * pixel_noise}
+        return {"images": model.sample_from_noise(z_noise, pixel_noise, temperature)}
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct, "sample": sample}
     return {name: (functions[name], list(specs[name].values())) for name in SIGNATURES}
@@ -112,10 +110,8 @@ def reference_outputs(model, name, inputs):
     elif name == "reconstruct":
         outputs = {"x_mean": model.reconstruct(tensors["images"])}
     else:
-        z = tensors["temperature"][:, None] * tensors["z_noise"]
-        mean, scale = model.decode(z)
-        mean = tf.cast(mean, tf.float32)
-        outputs = {"images": mean + tf.cast(scale, tf.float32) * tensors["pixel_noise"]}
+        outputs = {"images": model.sample_from_noise(
+            tensors["z_noise"], tensors["pixel_noise"], tensors["temperature"])}
     return {key: np.asarray(value, dtype=np.float32) for key, value in outputs.items()}
 
 

@@ -35,7 +35,11 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
 
     Example:
 
-    >>> keras_cvae.recalibrate_batchnorm(vae, train_images)
+    >>> vae = keras_cvae.VAE.from_preset("digits_basic")
+    >>> train_images = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
+    >>> layers = keras_cvae.recalibrate_batchnorm(vae, train_images)
+    >>> len(layers)  # two blocks of two BatchNorms in each of two convnets
+    8
     """
     dataset = _as_dataset(data, batch_size)
     layers = _in_call_order(model, dataset, seed)
