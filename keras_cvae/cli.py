@@ -6,8 +6,6 @@ Every sub-command is a thin shell over a library function; errors are one line
 
 import argparse
 import contextlib
-import json
-import math
 import os
 import sys
 

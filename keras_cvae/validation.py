@@ -107,3 +107,54 @@ def check_rank(rank):
     if isinstance(rank, bool) or rank not in (1, 2, 3):
         raise invalid("rank", "1, 2 or 3 spatial axes", rank)
     return rank
+
+
+def check_dims(name, value, lengths, expected, allow_none=False, broadcast=False):
+    """`value` as a tuple of integers >= 1 with one of `lengths` items.
+
+    Args:
+        name: str. The argument's name, for the error.
+        value: The argument: a sequence of integers (or, with `broadcast`,
+            one integer).
+        lengths: int or tuple of ints. The accepted numbers of items.
+        expected: str. What is accepted, in words, for the error.
+        allow_none: bool. Whether an item may be `None` (a size not known).
+            Defaults to `False`.
+        broadcast: bool. Whether one integer stands for `lengths` (an int)
+            equal items. Defaults to `False`.
+
+    Returns:
+        A tuple of ints (and `None`s if `allow_none`).
+
+    Raises:
+        ValueError: `Invalid value for argument `name`. Expected {expected}.
+            Received: name=value`, with `value` as it was given.
+
+    Example:
+
+    >>> from keras_cvae.validation import check_dims
+    >>> check_dims("image_size", 8, 2, "an integer >= 1 or a (height, width) tuple",
+    ...            broadcast=True)
+    (8, 8)
+    >>> check_dims("image_shape", [8, None, 1], (2, 3, 4), "a shape", allow_none=True)
+    (8, None, 1)
+    >>> check_dims("kernel_size", (3, 0), 2, "two integers >= 1")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid value for argument `kernel_size`. Expected two integers >= 1. Received: kernel_size=(3, 0)
+    """
+    lengths = (lengths,) if isinstance(lengths, int) else tuple(lengths)
+    dims = value
+    if broadcast and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        dims = (value,) * lengths[0]
+    try:
+        if isinstance(dims, (str, bytes)):
+            raise TypeError
+        dims = tuple(dims)
+        if len(dims) not in lengths:
+            raise ValueError
+        return tuple(
+            None if d is None and allow_none else check_positive_int(name, d) for d in dims
+        )
+    except (TypeError, ValueError):
+        raise invalid(name, expected, value) from None

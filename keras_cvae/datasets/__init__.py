@@ -2,10 +2,12 @@
 
 `load` and `info` read the embedded `"digits"`, any prepared TFDS image
 dataset, or a directory of PNG/JPEG files; `validate_images` and
-`validate_dataset` check data before training; `as_array_if_small` gathers
-a small split into one array. Nothing is downloaded.
+`validate_dataset` check data before training; `images_only` takes the
+images out of `(images, labels)` data; `as_array_if_small` gathers a small
+split into one array. Nothing is downloaded.
 """
 
+from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.datasets.dataset_info import DatasetInfo
 from keras_cvae.datasets.loader import as_array_if_small
 from keras_cvae.datasets.loader import info
@@ -13,4 +15,12 @@ from keras_cvae.datasets.loader import load
 from keras_cvae.utils.image_validation import validate_dataset
 from keras_cvae.utils.image_validation import validate_images
 
-__all__ = ["DatasetInfo", "as_array_if_small", "info", "load", "validate_dataset", "validate_images"]
+__all__ = [
+    "DatasetInfo",
+    "as_array_if_small",
+    "images_only",
+    "info",
+    "load",
+    "validate_dataset",
+    "validate_images",
+]

@@ -87,9 +87,15 @@ def prepare(data_dir):
     Example:
 
     >>> import tempfile
-    >>> builder = keras_cvae.datasets.digits_builder.prepare(tempfile.mkdtemp())
+    >>> data_dir = tempfile.mkdtemp()
+    >>> builder = keras_cvae.datasets.digits_builder.prepare(data_dir)  # doctest: +ELLIPSIS
+    Downloading and preparing dataset ... to .../keras_cvae_digits/1.0.0...
+    Dataset keras_cvae_digits downloaded and prepared to .... Subsequent calls will reuse this data.
     >>> builder.info.splits["test"].num_examples
     360
+    >>> # Once prepared (nothing was downloaded: TFDS's words), it is reused.
+    >>> keras_cvae.datasets.digits_builder.prepare(data_dir).info.splits["train"].num_examples
+    1437
     """
     builder = KerasCvaeDigits(data_dir=data_dir)
     if builder.data_path.exists() and builder.is_prepared():

@@ -9,7 +9,7 @@ dropped.
 """
 
 import os
-import struct
+import re
 
 import tensorflow as tf
 
@@ -17,9 +17,6 @@ from keras_cvae.datasets.image_source import ImageSource
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 SPLITS = ("train", "test")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# JPEG start-of-frame markers (SOF0..SOF15 without DHT, JPG and DAC).
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def folder_source(directory, split, channels=None, check_sizes=True):
@@ -30,8 +27,9 @@ def folder_source(directory, split, channels=None, check_sizes=True):
         split: str. `"train"` or `"test"` (see the module docstring).
         channels: int or None. 1 or 3 to convert while decoding; `None`
             keeps the first image's (grayscale -> 1, color -> 3).
-        check_sizes: bool. Whether to read every file header and raise if
-            the images differ in size. Pass `False` when resizing anyway.
+        check_sizes: bool. Whether to read the size of every file (a JPEG's
+            from its header, another image by decoding it) and raise if the
+            images differ in size. Pass `False` when resizing anyway.
     """
     root = os.path.abspath(os.path.expanduser(os.fspath(directory)))
     subsplits = [s for s in SPLITS if os.path.isdir(os.path.join(root, s))]
@@ -50,8 +48,7 @@ def folder_source(directory, split, channels=None, check_sizes=True):
             f"'{split_dir}'. Received: a directory without any."
         )
     if channels is None:
-        first = tf.io.decode_image(tf.io.read_file(files[0]), expand_animations=False)
-        channels = 1 if first.shape[-1] <= 2 else 3
+        channels = 1 if image_shape(files[0])[-1] <= 2 else 3
     height = width = None
     if check_sizes:
         height, width = _uniform_size(files, split_dir)
@@ -83,10 +80,34 @@ def list_images(directory):
     return sorted(paths)
 
 
+def image_shape(path):
+    """`(height, width, channels)` of an image file, as TensorFlow decodes it.
+
+    A JPEG's shape is read from its header (`tf.io.extract_jpeg_shape`);
+    another image (PNG, and the GIF or BMP that `tf.io.decode_image` also
+    reads) is decoded. A file TensorFlow cannot read as an image raises a
+    ValueError naming it.
+    """
+    contents = tf.io.read_file(path)
+    try:
+        if tf.io.is_jpeg(contents):
+            shape = tf.io.extract_jpeg_shape(contents)
+        else:
+            shape = tf.shape(tf.io.decode_image(contents, expand_animations=False))
+    except tf.errors.InvalidArgumentError as error:
+        # TensorFlow's own words, without the op's name and device around them.
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*", "", error.message or "").strip()
+        raise ValueError(
+            f"Expected a PNG or JPEG file. Received: '{path}', which TensorFlow "
+            f"cannot read as an image ({reason or type(error).__name__})."
+        ) from None
+    return tuple(int(d) for d in shape)
+
+
 def _uniform_size(files, split_dir):
-    first_size = _image_size(files[0])
+    first_size = image_shape(files[0])[:2]
     for path in files[1:]:
-        size = _image_size(path)
+        size = image_shape(path)[:2]
         if size != first_size:
             raise ValueError(
                 f"Expected images of one size in '{split_dir}', or an "
@@ -97,46 +118,3 @@ def _uniform_size(files, split_dir):
                 f"{size[0]}x{size[1]}. Pass image_size=(height, width)."
             )
     return first_size
-
-
-def _image_size(path):
-    """Reads `(height, width)` from a PNG or JPEG header without decoding."""
-    with open(path, "rb") as f:
-        head = f.read(26)
-        if head.startswith(_PNG_SIGNATURE):
-            width, height = struct.unpack(">II", head[16:24])
-            return height, width
-        if head.startswith(b"\xff\xd8"):
-            f.seek(2)
-            size = _jpeg_size(f)
-            if size is not None:
-                return size
-    raise ValueError(
-        f"Expected a PNG or JPEG file. Received: '{path}', whose header is "
-        "neither (or is truncated)."
-    )
-
-
-def _jpeg_size(f):
-    while True:
-        if f.read(1) != b"\xff":
-            return None  # Not at a marker: corrupt or truncated.
-        byte = f.read(1)
-        while byte == b"\xff":  # Skip fill bytes before the marker code.
-            byte = f.read(1)
-        if not byte:
-            return None
-        marker = byte[0]
-        if marker == 0x01 or 0xD0 <= marker <= 0xD9:
-            continue  # Markers without a payload.
-        length_bytes = f.read(2)
-        if len(length_bytes) < 2:
-            return None
-        (length,) = struct.unpack(">H", length_bytes)
-        if marker in _JPEG_SOF:
-            frame = f.read(5)
-            if len(frame) < 5:
-                return None
-            height, width = struct.unpack(">HH", frame[1:5])
-            return height, width
-        f.seek(length - 2, os.SEEK_CUR)

@@ -1,7 +1,6 @@
 """`load` and `info`: image datasets as float32 `tf.data` pipelines."""
 
 import math
-import numbers
 import os
 
 import numpy as np
@@ -10,9 +9,16 @@ import tensorflow as tf
 from keras_cvae.datasets import folder
 from keras_cvae.datasets import image_ops
 from keras_cvae.datasets import tfds_source
+from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.datasets.dataset_info import DatasetInfo
+from keras_cvae.validation import check_dims
+from keras_cvae.validation import check_choice
+from keras_cvae.validation import check_int
+from keras_cvae.validation import describe_int
+from keras_cvae.validation import invalid
 
 SHUFFLE_BUFFER_SIZE = 10_000
+CHANNELS = (None, 1, 3)
 
 
 def load(
@@ -86,14 +92,7 @@ def load(
     >>> next(iter(ds)).shape, info.intensity_levels
     (TensorShape([32, 8, 8, 1]), 17)
     """
-    _check_positive_int_or_none("batch_size", batch_size)
-    if seed is not None and not _is_int(seed):
-        raise ValueError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
-    if not isinstance(cache, (bool, str)):
-        raise ValueError(
-            "Expected `cache` to be a bool or a file path. "
-            f"Received: cache={cache!r}"
-        )
+    _check_load_arguments(batch_size, seed, cache)
     image_size = _standardize_image_size(image_size)
     source, info_ = _resolve(name, split, data_dir, image_size, channels)
     levels = info_.intensity_levels
@@ -102,22 +101,7 @@ def load(
             f"Cannot dequantize dataset '{info_.name}': its images are not "
             "discrete (intensity_levels=None). Received: dequantize=True"
         )
-
-    def preprocess(image):
-        image = image_ops.drop_alpha(image)
-        image = image_ops.convert_channels(image, info_.image_shape[-1])
-        if image_size is not None:
-            image = image_ops.resize(image, image_size, levels)
-        return image
-
-    dataset = source.make_dataset().map(
-        preprocess, num_parallel_calls=tf.data.AUTOTUNE
-    )
-    if info_.num_examples is not None:
-        # An abandoned iterator (e.g. `next(iter(ds))`) cancels the TFDS
-        # reader, which can then report a premature end of sequence; the cache
-        # would take that for the whole split. Failing there keeps it unfilled.
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(info_.num_examples))
+    dataset = _decoded(source, info_, image_size)
     if cache:
         dataset = dataset.cache("" if cache is True else cache)
     if shuffle:
@@ -125,21 +109,49 @@ def load(
         dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
     if batch_size is not None:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if dequantize:
-        noise_seeds = tf.data.Dataset.random(
-            seed=seed, rerandomize_each_iteration=True
-        ).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, noise_seeds).map(
-            lambda x, noise_seed: image_ops.to_unit_interval(x, levels, noise_seed),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    else:
-        dataset = dataset.map(
+    dataset = _to_unit_interval(dataset, levels, dequantize, seed)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    return (dataset, info_) if with_info else dataset
+
+
+def _check_load_arguments(batch_size, seed, cache):
+    _check_optional_int("batch_size", batch_size, minimum=1)
+    _check_optional_int("seed", seed)
+    if not isinstance(cache, (bool, str)):
+        raise invalid("cache", "a bool or a file path", cache)
+
+
+def _decoded(source, info_, image_size):
+    """The source's images as integer levels with `info_`'s channels and `image_size`."""
+
+    def preprocess(image):
+        image = image_ops.drop_alpha(image)
+        image = image_ops.convert_channels(image, info_.image_shape[-1])
+        if image_size is not None:
+            image = image_ops.resize(image, image_size, info_.intensity_levels)
+        return image
+
+    dataset = source.make_dataset().map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+    if info_.num_examples is not None:
+        # An abandoned iterator (e.g. `next(iter(ds))`) cancels the TFDS
+        # reader, which can then report a premature end of sequence; the cache
+        # would take that for the whole split. Failing there keeps it unfilled.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(info_.num_examples))
+    return dataset
+
+
+def _to_unit_interval(dataset, levels, dequantize, seed):
+    """Levels `v` as `v / (L - 1)`, or dequantized as `(v + u) / L` with fresh noise each epoch."""
+    if not dequantize:
+        return dataset.map(
             lambda x: image_ops.to_unit_interval(x, levels),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    return (dataset, info_) if with_info else dataset
+    noise_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip(dataset, noise_seeds).map(
+        lambda x, noise_seed: image_ops.to_unit_interval(x, levels, noise_seed),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
 
 
 def info(name, split="train", data_dir=None, image_size=None, channels=None):
@@ -170,28 +182,25 @@ def info(name, split="train", data_dir=None, image_size=None, channels=None):
 def as_array_if_small(dataset, info, image_shape, max_values=2**26):
     """The images of a batched `dataset` as one array if they fit in `max_values` floats.
 
+    A dataset of `(images, ...)` tuples gives its images (see `images_only`).
+
     `evaluate_density` then knows the number of batches, and its progress
     bar shows the total and the time left; `recalibrate_batchnorm` sees the
     same dequantized images in each of its passes.
     """
     if info.num_examples is None or info.num_examples * math.prod(image_shape) > max_values:
         return dataset
-    return np.concatenate(list(dataset.as_numpy_iterator()))
+    return np.concatenate(list(images_only(dataset).as_numpy_iterator()))
 
 
 def _resolve(name, split, data_dir, image_size, channels):
     if not isinstance(name, (str, os.PathLike)):
-        raise ValueError(
-            "Expected `name` to be a dataset name or a directory path. "
-            f"Received: name={name!r} of type {type(name).__name__}"
-        )
+        raise invalid("name", "a dataset name or a directory path", name)
     if not isinstance(split, str):
-        raise ValueError(f"Expected `split` to be a string. Received: split={split!r}")
-    if channels not in (None, 1, 3) or isinstance(channels, bool):
-        raise ValueError(
-            "Invalid value for argument `channels`. Expected 1, 3 or None. "
-            f"Received: channels={channels!r}"
-        )
+        raise invalid("split", "a string", split)
+    if isinstance(channels, bool):  # True == 1, but not a number of channels
+        raise invalid("channels", "one of None, 1, 3", channels)
+    check_choice("channels", channels, CHANNELS)
     source = _source(name, split, data_dir, image_size, channels)
     height, width, native_channels = source.image_shape
     if image_size is None and (height is None or width is None):
@@ -241,26 +250,15 @@ def _source(name, split, data_dir, image_size, channels):
 def _standardize_image_size(image_size):
     if image_size is None:
         return None
-    size = (image_size, image_size) if _is_int(image_size) else image_size
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(_is_int(v) and v > 0 for v in size)
-    ):
-        raise ValueError(
-            "Invalid value for argument `image_size`. Expected a positive int "
-            f"or a (height, width) tuple of them. Received: image_size={image_size!r}"
-        )
-    return tuple(int(v) for v in size)
+    expected = "an integer >= 1 or a (height, width) tuple of them"
+    return check_dims("image_size", image_size, 2, expected, broadcast=True)
 
 
-def _check_positive_int_or_none(arg_name, value):
-    if value is not None and not (_is_int(value) and value > 0):
-        raise ValueError(
-            f"Invalid value for argument `{arg_name}`. Expected a strictly "
-            f"positive int or None. Received: {arg_name}={value!r}"
-        )
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _check_optional_int(name, value, minimum=None):
+    """`value` if it is None, else `check_int(name, value, minimum)`; the error says None is accepted too."""
+    if value is None:
+        return None
+    try:
+        return check_int(name, value, minimum=minimum)
+    except ValueError:
+        raise invalid(name, f"{describe_int(minimum)} or None", value) from None

@@ -3,6 +3,7 @@
 import os
 
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.validation import invalid
 
 SUFFIXES = (".keras", ".weights.h5")
 
@@ -20,14 +21,16 @@ def save_atomically(model, filepath):
 
     Example:
 
-    >>> keras_cvae.distribute.save_atomically(vae, "run/model.keras")
+    >>> import os, tempfile
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> keras_cvae.distribute.save_atomically(model, path)
+    >>> keras.models.load_model(path).count_params()
+    3
     """
     filepath = os.fspath(filepath)
     if not filepath.endswith(SUFFIXES):
-        raise ValueError(
-            f"Invalid value for argument `filepath`. Expected a name ending with one of "
-            f"{SUFFIXES}. Received: filepath={filepath!r}"
-        )
+        raise invalid("filepath", f"a name ending with one of {SUFFIXES}", filepath)
     with atomic_path(filepath, overwrite=True) as temporary:
         if filepath.endswith(".keras"):
             model.save(temporary)

@@ -1,6 +1,5 @@
 """Resuming `fit` after a crash, from backups that are written atomically."""
 
-import json
 import os
 import shutil
 import tempfile
@@ -9,7 +8,11 @@ import keras
 import numpy as np
 
 from keras_cvae.distribute.atomic_save import save_atomically
-from keras_cvae.utils.atomic_write import atomic_write_bytes
+from keras_cvae.utils.json_file import read_json
+from keras_cvae.utils.json_file import write_json
+from keras_cvae.validation import check_positive_int
+from keras_cvae.validation import describe_int
+from keras_cvae.validation import invalid
 
 STATE_FILE = "backup.json"
 
@@ -37,21 +40,27 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     Example:
 
-    >>> callback = keras_cvae.distribute.AtomicBackupAndRestore("run/backup")
-    >>> vae.fit(images, epochs=10, callbacks=[callback])  # run again after a crash
+    >>> import os, tempfile
+    >>> backup_dir = os.path.join(tempfile.mkdtemp(), "backup")
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.zeros((8, 2)), np.zeros((8, 1))
+    >>> callback = keras_cvae.distribute.AtomicBackupAndRestore(backup_dir)
+    >>> history = model.fit(x, y, epochs=2, callbacks=[callback], verbose=0)
+    >>> sorted(os.listdir(backup_dir))
+    ['backup.json', 'epoch-2.weights.h5']
+    >>> # Run again (after a crash, or for more epochs): it resumes after epoch 2.
+    >>> history = model.fit(x, y, epochs=3, callbacks=[callback], verbose=0)
+    >>> len(history.history["loss"])
+    1
     """
 
     def __init__(self, backup_dir, save_freq="epoch"):
         super().__init__()
         if not backup_dir:
-            raise ValueError(f"Invalid value for argument `backup_dir`. Received: backup_dir={backup_dir!r}")
-        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
-            raise ValueError(
-                "Invalid value for argument `save_freq`. Expected 'epoch' or a positive int. "
-                f"Received: save_freq={save_freq!r}"
-            )
+            raise invalid("backup_dir", "a folder path", backup_dir)
         self.backup_dir = os.fspath(backup_dir)
-        self.save_freq = save_freq
+        self.save_freq = _check_save_freq(save_freq)
         self._epoch = 0
         self._batches = 0
         self._finished_epochs = None
@@ -104,7 +113,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         save_atomically(self.model, os.path.join(self.backup_dir, weights))
         seeds = {v.path: np.asarray(v).tolist() for v in _seed_states(self.model)}
         state = {"epoch": epoch, "weights": weights, "seeds": seeds}
-        atomic_write_bytes(os.path.join(self.backup_dir, STATE_FILE), json.dumps(state).encode())
+        write_json(os.path.join(self.backup_dir, STATE_FILE), state)
         for stale in os.listdir(self.backup_dir):  # older backups, writes killed half-way
             if stale.endswith(".weights.h5") and stale != weights:
                 os.remove(os.path.join(self.backup_dir, stale))
@@ -117,8 +126,7 @@ def read_backup_state(backup_dir):
     path = os.path.join(os.fspath(backup_dir), STATE_FILE)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    return read_json(path, what="backup state")
 
 
 def resumable_callbacks(run_dir, save_freq="epoch"):
@@ -131,9 +139,26 @@ def resumable_callbacks(run_dir, save_freq="epoch"):
 
     Example:
 
-    >>> vae.fit(images, epochs=10, callbacks=keras_cvae.distribute.resumable_callbacks("run"))
+    >>> import os, tempfile
+    >>> run_dir = tempfile.mkdtemp()
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> callbacks = keras_cvae.distribute.resumable_callbacks(run_dir)
+    >>> history = model.fit(np.zeros((8, 2)), np.zeros((8, 1)), callbacks=callbacks, verbose=0)
+    >>> keras_cvae.distribute.read_backup_state(os.path.join(run_dir, "backup"))["epoch"]
+    1
     """
     return [AtomicBackupAndRestore(os.path.join(os.fspath(run_dir), "backup"), save_freq)]
+
+
+def _check_save_freq(save_freq):
+    """`"epoch"`, or a number of batches (an integer >= 1)."""
+    if isinstance(save_freq, str) and save_freq == "epoch":
+        return save_freq
+    try:
+        return check_positive_int("save_freq", save_freq)
+    except ValueError:
+        raise invalid("save_freq", f"'epoch' or {describe_int(minimum=1)}", save_freq) from None
 
 
 def _seed_states(model):

@@ -2,6 +2,9 @@
 
 import tensorflow as tf
 
+from keras_cvae.validation import check_positive_int
+from keras_cvae.validation import invalid
+
 
 def prepare_dataset(images, global_batch_size, strategy=None, drop_remainder=None, shuffle=None, seed=None):
     """Batches images for `model.fit` under `strategy`: the global batch, split across replicas.
@@ -34,16 +37,10 @@ def prepare_dataset(images, global_batch_size, strategy=None, drop_remainder=Non
     replicas = strategy.num_replicas_in_sync
     if drop_remainder is None:
         drop_remainder = isinstance(strategy, tf.distribute.TPUStrategy)
-    if not isinstance(global_batch_size, int) or global_batch_size < 1:
-        raise ValueError(
-            "Invalid value for argument `global_batch_size`. Expected a positive int. "
-            f"Received: global_batch_size={global_batch_size!r}"
-        )
+    global_batch_size = check_positive_int("global_batch_size", global_batch_size)
     if drop_remainder and global_batch_size % replicas:
-        raise ValueError(
-            "Invalid value for argument `global_batch_size`. With static shapes it must be "
-            f"a multiple of the {replicas} replicas. Received: global_batch_size={global_batch_size}"
-        )
+        expected = f"a multiple of the {replicas} replicas, with static shapes (drop_remainder)"
+        raise invalid("global_batch_size", expected, global_batch_size)
     dataset = images if isinstance(images, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(images)
     if shuffle:
         dataset = dataset.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)

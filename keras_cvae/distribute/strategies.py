@@ -6,6 +6,8 @@ import os
 import keras
 import tensorflow as tf
 
+from keras_cvae.validation import check_choice
+
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -39,34 +41,16 @@ def get_strategy(name="auto"):
     >>> strategy.num_replicas_in_sync
     1
     """
-    if name not in STRATEGIES:
-        raise ValueError(
-            f"Invalid value for argument `name`. Expected one of {STRATEGIES}. "
-            f"Received: name={name!r}"
-        )
+    check_choice("name", name, STRATEGIES)
     if name == "auto":
         tpu = _find_tpu()
         if tpu is not None:
             return _tpu_strategy(tpu)
         name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "one_device"
     if name == "one_device":
-        if tf.distribute.has_strategy():
-            raise ValueError(
-                'Call get_strategy("one_device") outside of another strategy\'s scope. '
-                f"Received: the scope of {tf.distribute.get_strategy()!r}"
-            )
-        return tf.distribute.get_strategy()
+        return _default_strategy()
     if name == "mirrored":
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        if len(devices) > 1 and devices[0].device_type == "CPU" and _onednn_enabled():
-            raise ValueError(
-                'Strategy "mirrored" over logical CPU devices needs TensorFlow\'s oneDNN '
-                "kernels off: with them, TensorFlow 2.21 feeds a replica's convolution the "
-                "wrong tensor. Set TF_ENABLE_ONEDNN_OPTS=0 before TensorFlow is imported. "
-                "Received: TF_ENABLE_ONEDNN_OPTS="
-                f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', '<unset, on by default on this CPU>')}"
-            )
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
+        return _mirrored_strategy()
     if name == "multi_worker":
         _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -94,18 +78,42 @@ def configure(strategy="auto", mixed_precision="float32"):
 
     >>> strategy = keras_cvae.distribute.configure("one_device", "float32")
     >>> with strategy.scope():
-    ...     vae = keras_cvae.VAE(...)
+    ...     conv_net = {"depth": 1, "channels": 8}
+    ...     vae = keras_cvae.VAE(keras_cvae.GaussianEncoder(2, conv_net),
+    ...                          keras_cvae.GaussianDecoder((8, 8, 1), conv_net))
     ...     vae.compile(optimizer="adam", jit_compile=True)
+    >>> vae.distribute_strategy is strategy, keras.mixed_precision.dtype_policy().name
+    (True, 'float32')
     """
-    if mixed_precision not in PRECISIONS:
-        raise ValueError(
-            f"Invalid value for argument `mixed_precision`. Expected one of {PRECISIONS}. "
-            f"Received: mixed_precision={mixed_precision!r}"
-        )
+    check_choice("mixed_precision", mixed_precision, PRECISIONS)
     if not isinstance(strategy, tf.distribute.Strategy):
         strategy = get_strategy(strategy)
     keras.mixed_precision.set_dtype_policy(mixed_precision)
     return strategy
+
+
+def _default_strategy():
+    """TensorFlow's default strategy, asked for outside of any other strategy's scope."""
+    if tf.distribute.has_strategy():
+        raise ValueError(
+            'Call get_strategy("one_device") outside of another strategy\'s scope. '
+            f"Received: the scope of {tf.distribute.get_strategy()!r}"
+        )
+    return tf.distribute.get_strategy()
+
+
+def _mirrored_strategy():
+    """`MirroredStrategy` over the local GPUs, else the logical CPUs (without oneDNN)."""
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    if len(devices) > 1 and devices[0].device_type == "CPU" and _onednn_enabled():
+        raise ValueError(
+            'Strategy "mirrored" over logical CPU devices needs TensorFlow\'s oneDNN '
+            "kernels off: with them, TensorFlow 2.21 feeds a replica's convolution the "
+            "wrong tensor. Set TF_ENABLE_ONEDNN_OPTS=0 before TensorFlow is imported. "
+            "Received: TF_ENABLE_ONEDNN_OPTS="
+            f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', '<unset, on by default on this CPU>')}"
+        )
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
 
 
 def _check_tf_config():

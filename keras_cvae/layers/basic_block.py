@@ -39,9 +39,8 @@ class BasicBlock(ResidualBlock):
         for layer in (self.conv1, self.bn1, self.conv2, self.bn2):
             layer.build(input_shape)
 
-    def call(self, inputs, training=None):
+    def branch(self, inputs, training=None):
         u = ops.relu(self.bn1(self.conv1(inputs), training=training))
         if self.dropout is not None:
             u = self.dropout(u, training=training)
-        z = self.bn2(self.conv2(u), training=training)
-        return ops.relu(ops.add(inputs, z))
+        return self.bn2(self.conv2(u), training=training)

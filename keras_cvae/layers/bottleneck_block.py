@@ -53,13 +53,12 @@ class BottleneckBlock(ResidualBlock):
         self.conv3.build(inner_shape)
         self.bn3.build(input_shape)
 
-    def call(self, inputs, training=None):
+    def branch(self, inputs, training=None):
         u = ops.relu(self.bn1(self.conv1(inputs), training=training))
         v = ops.relu(self.bn2(self.conv2(u), training=training))
         if self.dropout is not None:
             v = self.dropout(v, training=training)
-        z = self.bn3(self.conv3(v), training=training)
-        return ops.relu(ops.add(inputs, z))
+        return self.bn3(self.conv3(v), training=training)
 
     def get_config(self):
         return {**super().get_config(), "bottleneck_channels": self.bottleneck_channels}

@@ -2,6 +2,8 @@ import keras
 
 from keras_cvae.layers.basic_block import BasicBlock
 from keras_cvae.layers.bottleneck_block import BottleneckBlock
+from keras_cvae.validation import BLOCK_TYPES
+from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_positive_int
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
@@ -55,12 +57,7 @@ class ConvNet(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if block not in BLOCKS:
-            raise ValueError(
-                f"Invalid value for argument `block`. Expected one of {sorted(BLOCKS)}. "
-                f"Received: block={block!r}"
-            )
-        self.block = block
+        self.block = check_choice("block", block, BLOCK_TYPES)
         self.depth = check_positive_int("depth", depth)
         self.channels = channels
         self.bottleneck_channels = check_positive_int("bottleneck_channels", bottleneck_channels)

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_cvae.validation import check_dims
 from keras_cvae.validation import check_positive_int
 from keras_cvae.validation import check_rank
 
@@ -19,10 +20,12 @@ def lecture_padding(kernel_size):
     return before, kernel_size - 1 - before
 
 
+@keras.saving.register_keras_serializable(package="keras_cvae")
 class PaddedConv(keras.layers.Layer):
     """Size-preserving convolution over `rank` spatial axes (channels-last).
 
-    The base of `PaddedConv1D`, `PaddedConv2D` and `PaddedConv3D`; use those.
+    The base of `PaddedConv1D`, `PaddedConv2D` and `PaddedConv3D`, which fix
+    `rank`; the residual blocks use it directly, with their own `rank`.
     Computes `z[..., c] = activation(sum_c' <W[c, c'], Pad(x)[i:i+k, ...]> + b[c])`
     with `Pad` from the lecture: `floor(k/2)` zeros before and
     `k - 1 - floor(k/2)` after each spatial axis.
@@ -42,6 +45,14 @@ class PaddedConv(keras.layers.Layer):
         kernel_constraint: Optional constraint for the kernel.
         bias_constraint: Optional constraint for the bias.
         **kwargs: Base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    >>> layer = keras_cvae.layers.PaddedConv(rank=2, filters=4, kernel_size=2)
+    >>> layer(np.zeros((1, 5, 5, 3))).shape
+    TensorShape([1, 5, 5, 4])
+    >>> layer.get_config()["rank"]
+    2
     """
 
     def __init__(
@@ -61,8 +72,7 @@ class PaddedConv(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        check_rank(rank)
-        self.rank = rank
+        self.rank = check_rank(rank)
         self.filters = check_positive_int("filters", filters)
         self.kernel_size = _standardize_kernel_size(kernel_size, rank)
         self.activation = keras.activations.get(activation)
@@ -122,6 +132,7 @@ class PaddedConv(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
+                "rank": self.rank,
                 "filters": self.filters,
                 "kernel_size": self.kernel_size,
                 "activation": keras.activations.serialize(self.activation),
@@ -201,20 +212,24 @@ def _kernel_gradient(inputs, kernel, output_gradient, padding):
 
 
 def _standardize_kernel_size(kernel_size, rank):
-    if isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
-        kernel_size = (kernel_size,) * rank
-    try:
-        kernel_size = tuple(kernel_size)
-    except TypeError:
-        kernel_size = None
-    if (
-        kernel_size is None
-        or len(kernel_size) != rank
-        or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in kernel_size)
-    ):
-        raise ValueError(
-            "Invalid value for argument `kernel_size`. Expected a strictly positive "
-            f"int or a tuple of {rank} strictly positive ints. "
-            f"Received: kernel_size={kernel_size!r}"
-        )
-    return kernel_size
+    expected = f"an integer >= 1 or a tuple of {rank} integers >= 1"
+    return check_dims("kernel_size", kernel_size, rank, expected, broadcast=True)
+
+
+class FixedRankPaddedConv(PaddedConv):
+    """A `PaddedConv` whose class fixes `rank` (`RANK`): not an argument, not in the config.
+
+    The base of `PaddedConv1D`, `PaddedConv2D` and `PaddedConv3D`, whose
+    `get_config` mirrors their `__init__`: every argument of `PaddedConv`
+    but `rank`.
+    """
+
+    RANK = None
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(rank=self.RANK, filters=filters, kernel_size=kernel_size, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["rank"]
+        return config

@@ -1,10 +1,10 @@
 import keras
 
-from keras_cvae.layers.padded_conv import PaddedConv
+from keras_cvae.layers.padded_conv import FixedRankPaddedConv
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
-class PaddedConv1D(PaddedConv):
+class PaddedConv1D(FixedRankPaddedConv):
     """1-d convolution that keeps the spatial size, padded as the lecture's `Pad`.
 
     Inputs are channels-last, shape `(batch, length, channels)`;
@@ -20,5 +20,4 @@ class PaddedConv1D(PaddedConv):
     TensorShape([1, 5, 4])
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(rank=1, filters=filters, kernel_size=kernel_size, **kwargs)
+    RANK = 1

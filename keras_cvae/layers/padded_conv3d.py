@@ -1,10 +1,10 @@
 import keras
 
-from keras_cvae.layers.padded_conv import PaddedConv
+from keras_cvae.layers.padded_conv import FixedRankPaddedConv
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
-class PaddedConv3D(PaddedConv):
+class PaddedConv3D(FixedRankPaddedConv):
     """3-d convolution that keeps the spatial size, padded as the lecture's `Pad`.
 
     Inputs are channels-last, shape `(batch, depth, height, width, channels)`;
@@ -20,5 +20,4 @@ class PaddedConv3D(PaddedConv):
     TensorShape([1, 5, 5, 5, 4])
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(rank=3, filters=filters, kernel_size=kernel_size, **kwargs)
+    RANK = 3

@@ -1,6 +1,7 @@
 """The part every residual block shares: arguments, sub-layer factories, checks."""
 
 import keras
+from keras import ops
 
 from keras_cvae.layers.fused_batch_normalization import FusedBatchNormalization
 from keras_cvae.layers.padded_conv import PaddedConv
@@ -10,12 +11,14 @@ from keras_cvae.validation import check_rank
 from keras_cvae.validation import check_rate
 
 
+@keras.saving.register_keras_serializable(package="keras_cvae")
 class ResidualBlock(keras.layers.Layer):
     """Base of `BasicBlock` and `BottleneckBlock`: `z = ReLU(x + branch(x))`.
 
     Holds the arguments the two blocks share, so both take the same keywords,
     and builds their convolutions (no bias: BatchNorm's beta takes its place),
-    BatchNorms and dropout. Subclasses define `branch`.
+    BatchNorms and dropout. Subclasses create their layers in `__init__`,
+    build them in `build` (after `_check_input_shape`) and define `branch`.
 
     Args:
         channels: int. `C`, the channels of the input and the output.
@@ -37,6 +40,15 @@ class ResidualBlock(keras.layers.Layer):
             to `0.99`.
         batchnorm_epsilon: float. Added to the variance. Defaults to `1e-3`.
         **kwargs: Base `keras.layers.Layer` arguments.
+
+    Example:
+
+    >>> block = keras_cvae.layers.ResidualBlock(channels=8, rank=1)
+    >>> config = block.get_config()
+    >>> config["channels"], config["rank"], config["kernel_size"]
+    (8, 1, 3)
+    >>> keras_cvae.layers.ResidualBlock.from_config(config).get_config() == config
+    True
     """
 
     def __init__(
@@ -94,6 +106,18 @@ class ResidualBlock(keras.layers.Layer):
         if not self.dropout_rate:
             return None
         return keras.layers.Dropout(self.dropout_rate, dtype=self.dtype_policy, name="dropout")
+
+    # === The residual computation ===
+
+    def branch(self, inputs, training=None):
+        """`F(x)`, the residual that the block adds to its input: each subclass defines it."""
+        raise NotImplementedError(
+            f"{self.__class__.__name__} is a ResidualBlock without a residual branch: "
+            "subclasses define `branch(inputs, training)` (see BasicBlock, BottleneckBlock)."
+        )
+
+    def call(self, inputs, training=None):
+        return ops.relu(ops.add(inputs, self.branch(inputs, training=training)))
 
     # === Keras layer contract ===
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_cvae.models.vae import VAE
+from keras_cvae.utils.dataset_images import images_only
 
 
 def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
@@ -61,10 +62,7 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
 
 def _as_dataset(data, batch_size):
     if isinstance(data, tf.data.Dataset):
-        dataset = data
-        if isinstance(dataset.element_spec, tuple):
-            dataset = dataset.map(lambda *items: items[0])
-        return dataset
+        return images_only(data)
     return tf.data.Dataset.from_tensor_slices(np.asarray(data, "float32")).batch(batch_size)
 
 

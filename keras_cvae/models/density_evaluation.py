@@ -5,6 +5,10 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_cvae.utils.dataset_images import images_only
+from keras_cvae.validation import check_int
+from keras_cvae.validation import check_positive_int
 from keras import ops
 
 
@@ -38,17 +42,16 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         `negative_elbo_bits_per_dim`; plus `num_examples`, `num_samples`.
     """
     if isinstance(data, tf.data.Dataset):
-        dataset = data.map(lambda *items: items[0]) if isinstance(data.element_spec, tuple) else data
+        dataset = images_only(data)
         total = None
     else:
         array = np.asarray(data, "float32")
         dataset = tf.data.Dataset.from_tensor_slices(array).batch(batch_size)
         total = -(-len(array) // batch_size)
-    if intensity_levels is not None and (not isinstance(intensity_levels, int) or intensity_levels < 2):
-        raise ValueError(
-            "Invalid value for argument `intensity_levels`. Expected an integer >= 2. "
-            f"Received: intensity_levels={intensity_levels!r}"
-        )
+    if intensity_levels is not None:
+        check_int("intensity_levels", intensity_levels, minimum=2)
+    check_positive_int("num_samples", num_samples)
+    check_positive_int("batch_size", batch_size)
     levels = intensity_levels
 
     @tf.function(reduce_retracing=True)

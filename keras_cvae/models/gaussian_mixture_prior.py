@@ -7,12 +7,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_cvae.models.standard_normal_prior import (
-    as_codes,
-    check_num_samples,
-    check_temperature,
-    seed_pair,
-)
+from keras_cvae.models.latent_prior import LatentPrior
+from keras_cvae.models.latent_prior import as_codes
+from keras_cvae.models.latent_prior import check_num_samples
+from keras_cvae.models.latent_prior import check_temperature
+from keras_cvae.models.latent_prior import seed_pair
 from keras_cvae.validation import check_positive_int
 
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
@@ -21,7 +20,7 @@ _WEIGHTS_SUM_TOLERANCE = 1e-4
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
-class GaussianMixturePrior(keras.layers.Layer):
+class GaussianMixturePrior(LatentPrior):
     """A `K`-component Gaussian mixture `p(z) = Σ_k π_k N(z; μ_k, L_k L_kᵀ)`.
 
     The parameters are non-trainable float32 weights (saved in `.keras` and
@@ -80,24 +79,6 @@ class GaussianMixturePrior(keras.layers.Layer):
             name=name, shape=shape, initializer=initializer, dtype="float32",
             trainable=False, autocast=False,
         )
-
-    @property
-    def input_dtype(self):
-        # Codes stay float32 under a mixed policy (no rounding to bfloat16).
-        return "float32"
-
-    def build(self, input_shape=None):
-        self.built = True
-
-    def call(self, z):
-        """`log_prob(z)`."""
-        return self.log_prob(z)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1])
-
-    def compute_output_spec(self, z):
-        return keras.KerasTensor(tuple(z.shape[:-1]), dtype="float32")
 
     # === Density ===
 

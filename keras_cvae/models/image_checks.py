@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.utils.image_validation import validate_dataset
 from keras_cvae.utils.image_validation import validate_images
 
@@ -15,8 +16,6 @@ def check_training_data(data, image_shape):
     if data is None:
         return
     if isinstance(data, tf.data.Dataset):
-        if isinstance(data.element_spec, tuple):
-            data = data.map(lambda images, *rest: images)
-        validate_dataset(data, image_shape)
+        validate_dataset(images_only(data), image_shape)
     elif hasattr(data, "__array__") or isinstance(data, tf.Tensor):
         validate_images(data, image_shape)

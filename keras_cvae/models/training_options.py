@@ -2,6 +2,8 @@
 
 import math
 
+from keras_cvae.validation import check_dims
+
 
 def recommended_steps_per_execution(image_shape):
     """`steps_per_execution` for `VAE.compile`: `16` for small images, `1` for larger ones.
@@ -29,9 +31,6 @@ def recommended_steps_per_execution(image_shape):
     >>> vae.steps_per_execution
     16
     """
-    if not isinstance(image_shape, (tuple, list)) or len(image_shape) < 2:
-        raise ValueError(
-            "Invalid value for argument `image_shape`. Expected spatial sizes then "
-            f"channels, e.g. (8, 8, 1). Received: image_shape={image_shape!r}"
-        )
+    image_shape = check_dims("image_shape", image_shape, (2, 3, 4),
+                             "spatial sizes then channels, e.g. (8, 8, 1)")
     return 16 if math.prod(image_shape[:-1]) <= 16 * 16 else 1

@@ -19,6 +19,7 @@ from keras_cvae.models.importance_weighting import importance_weighted_log_likel
 from keras_cvae.models.random_seeds import fold_in
 from keras_cvae.models.random_seeds import global_batch_noise
 from keras_cvae.models.random_seeds import seed_pair
+from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.zoo import preset_io
 from keras_cvae.zoo import preset_lookup
 
@@ -214,7 +215,7 @@ class VAE(keras.Model):
         return super().evaluate(x, y, *args, **kwargs)
 
     def train_step(self, data):
-        images = _images(data)
+        images = images_only(data)
         with tf.GradientTape() as tape:
             terms = self._terms(images, self._noise(ops.shape(images)[0]), training=True)
             loss = self._objective(terms, training=True)
@@ -228,7 +229,7 @@ class VAE(keras.Model):
         return self._update_metrics(loss, terms)
 
     def test_step(self, data):
-        images = _images(data)
+        images = images_only(data)
         terms = self._terms(images, self._noise(ops.shape(images)[0]), training=False)
         return self._update_metrics(self._objective(terms, training=False), terms)
 
@@ -370,11 +371,6 @@ def _as_layer(value, cls, argument):
             f"Received: {argument}={value!r}"
         )
     return value
-
-
-def _images(data):
-    x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-    return x
 
 
 def _warn_if_diverged(history):

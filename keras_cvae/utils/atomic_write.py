@@ -5,6 +5,8 @@ import os
 import shutil
 import tempfile
 
+from keras_cvae.validation import invalid
+
 
 @contextlib.contextmanager
 def atomic_path(path, overwrite=False, is_dir=False):
@@ -26,13 +28,16 @@ def atomic_path(path, overwrite=False, is_dir=False):
 
     Example:
 
-    >>> with atomic_path("run/model.keras", overwrite=True) as temporary:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "run", "model.keras")
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> with atomic_path(path, overwrite=True) as temporary:
     ...     model.save(temporary)
+    >>> os.listdir(os.path.dirname(path))
+    ['model.keras']
     """
     if not isinstance(overwrite, bool):
-        raise ValueError(
-            f"Invalid value for argument `overwrite`. Expected a bool. Received: overwrite={overwrite!r}"
-        )
+        raise invalid("overwrite", "a bool", overwrite)
     path = os.path.abspath(os.fspath(path))
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(
@@ -47,26 +52,33 @@ def atomic_path(path, overwrite=False, is_dir=False):
         if is_dir:
             os.chmod(work, 0o755)  # mkdtemp makes it private; a published folder is not
         yield temporary
-        if not is_dir:
+        if is_dir:
+            _replace_directory(temporary, path)
+        else:
             with open(temporary, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(temporary, path)  # atomic, also over an existing file
-        elif os.path.lexists(path):  # only reached with overwrite=True
-            # A folder cannot be replaced in one rename: move the old one aside first.
-            old = tempfile.mkdtemp(prefix=f".{base}.", suffix=".old", dir=parent)
-            os.rename(path, os.path.join(old, base))
-            try:
-                os.rename(temporary, path)
-            except BaseException:
-                os.rename(os.path.join(old, base), path)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(temporary, path)
         _fsync_directory(parent)
     finally:
         if os.path.lexists(work):
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _replace_directory(temporary, path):
+    """Renames the folder `temporary` to `path`, replacing an existing `path` folder."""
+    if not os.path.lexists(path):
+        os.rename(temporary, path)
+        return
+    # A folder cannot be replaced in one rename: move the old one aside first.
+    parent, base = os.path.split(path)
+    old = tempfile.mkdtemp(prefix=f".{base}.", suffix=".old", dir=parent)
+    os.rename(path, os.path.join(old, base))
+    try:
+        os.rename(temporary, path)
+    except BaseException:
+        os.rename(os.path.join(old, base), path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_bytes(path, data):

@@ -1,9 +1,12 @@
-"""Tiling a batch of images into one picture, and saving it as PNG."""
+"""Tiling a batch of images into one picture, and saving it as PNG.
+
+NumPy only until a PNG is encoded, so `keras_cvae.utils` imports it without
+loading TensorFlow.
+"""
 
 import math
 
 import numpy as np
-import tensorflow as tf
 
 from keras_cvae.utils.atomic_write import atomic_write_bytes
 
@@ -41,6 +44,8 @@ def image_grid(images, columns=None, padding=1, scale=1):
 
 def png_bytes(image):
     """A uint8 `(H, W, C)` image encoded as PNG."""
+    import tensorflow as tf
+
     return tf.io.encode_png(image).numpy()
 
 

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from keras_cvae.validation import check_dims
+
 
 def validate_images(images, image_shape=None):
     """Checks that `images` is a batch of channels-last images in [0, 1].
@@ -111,18 +113,11 @@ def validate_dataset(dataset, image_shape=None):
 def _standardize_image_shape(image_shape):
     if image_shape is None:
         return None
-    if (
-        not isinstance(image_shape, (tuple, list))
-        or len(image_shape) not in (2, 3, 4)
-        or not all(d is None or (isinstance(d, int) and d > 0) for d in image_shape)
-    ):
-        raise ValueError(
-            "Invalid value for argument `image_shape`. Expected a tuple "
-            "(height, width, channels) (or (length, channels), (depth, height, width, "
-            "channels)) of positive ints or None. "
-            f"Received: image_shape={image_shape!r}"
-        )
-    return tuple(image_shape)
+    expected = (
+        "a tuple (height, width, channels) (or (length, channels), (depth, height, width, "
+        "channels)) of positive ints or None"
+    )
+    return check_dims("image_shape", image_shape, (2, 3, 4), expected, allow_none=True)
 
 
 def _expected(image_shape):

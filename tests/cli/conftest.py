@@ -2,14 +2,11 @@
 
 import os
 import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
-import zlib
 
-import numpy as np
 import pytest
 
 TIMEOUT = 300
@@ -55,53 +52,17 @@ def run_ok(env, *args):
     return stdout
 
 
-def png_shape(path):
-    """`(height, width, channels)` of an 8-bit PNG whose pixel data is complete."""
-    return _read_png(path)[:3]
-
-
 def decode_png(path):
-    """The pixels `(height, width, channels)` of an 8-bit, non-interlaced PNG, without TensorFlow."""
-    height, width, channels, raw = _read_png(path)
-    stride = width * channels
-    previous = np.zeros(stride, np.int64)
-    rows = []
-    for y in range(height):
-        kind = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int64)
-        row = np.zeros(stride, np.int64)
-        for x in range(stride):
-            left = row[x - channels] if x >= channels else 0
-            up_left = previous[x - channels] if x >= channels else 0
-            up = previous[x]
-            if kind == 4:  # Paeth
-                p = left + up - up_left
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
-            else:
-                predictor = (0, left, up, (left + up) // 2)[kind]
-            row[x] = (line[x] + predictor) % 256
-        rows.append(row)
-        previous = row
-    return np.stack(rows).astype(np.uint8).reshape(height, width, channels)
+    """The pixels `(height, width, channels)` of a PNG file, uint8 (TensorFlow's decoder)."""
+    import tensorflow as tf
 
-
-def _read_png(path):
     with open(path, "rb") as f:
-        data = f.read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    position, chunks = 8, {}
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position:position + 4])
-        kind = data[position + 4:position + 8]
-        chunks[kind] = chunks.get(kind, b"") + data[position + 8:position + 8 + length]
-        position += 12 + length
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
-    assert depth == 8 and interlace == 0, (depth, interlace)
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color]
-    raw = zlib.decompress(chunks[b"IDAT"])
-    assert len(raw) == height * (1 + width * channels), "truncated pixel data"
-    return height, width, channels, raw
+        return tf.io.decode_png(f.read()).numpy()
+
+
+def png_shape(path):
+    """`(height, width, channels)` of a PNG whose pixel data is complete."""
+    return decode_png(path).shape
 
 
 def grid_size(rows, columns, image, scale, padding=1):

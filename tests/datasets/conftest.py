@@ -2,15 +2,7 @@
 
 import pytest
 
-
-@pytest.fixture(scope="session", autouse=True)
-def data_dir(tmp_path_factory):
-    """A session-wide empty data dir, used as both keras_cvae and TFDS default."""
-    path = tmp_path_factory.mktemp("tensorflow_datasets")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KERAS_CVAE_DATA_DIR", str(path))
-        patch.setenv("TFDS_DATA_DIR", str(path))
-        yield path
+from keras_cvae.conftest import data_dir  # noqa: F401  (session-wide, autouse)
 
 
 @pytest.fixture(scope="session")

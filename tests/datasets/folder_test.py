@@ -61,11 +61,32 @@ def test_folder_of_different_sizes_needs_image_size(tmp_path):
     assert next(iter(ds)).shape == (2, 4, 4, 3)
 
 
-@pytest.mark.parametrize("fmt, shape", [("png", (7, 300, 1)), ("jpeg", (33, 17, 3)), ("jpeg", (5, 4, 1))])
-def test_header_sizes_match_decoded_sizes(tmp_path, fmt, shape):
+@pytest.mark.parametrize("fmt, shape", [("png", (7, 300, 1)), ("png", (3, 2, 4)), ("jpeg", (33, 17, 3)),
+                                        ("jpeg", (5, 4, 1))])
+def test_image_shape_matches_the_written_image(tmp_path, fmt, shape):
     path = tmp_path / f"x.{fmt}"
     _write(path, _images(1, *shape)[0], fmt=fmt)
-    assert folder._image_size(str(path)) == shape[:2]
+    assert folder.image_shape(str(path)) == shape
+
+
+def _truncated(encode, size):
+    return lambda: encode(_images(1, 4, 4, 1)[0]).numpy()[:size]
+
+
+@pytest.mark.parametrize(
+    "name, contents, reason",
+    [
+        ("notes.png", lambda: b"not an image", "Unknown image file format"),
+        ("cut.png", _truncated(tf.io.encode_png, 30), "Invalid PNG"),
+        ("cut.jpg", _truncated(tf.io.encode_jpeg, 10), "Invalid JPEG data"),
+    ],
+)
+def test_a_file_that_is_not_an_image_is_named(tmp_path, name, contents, reason):
+    _write(tmp_path / "a.png", _images(1, 4, 4, 1)[0])
+    (tmp_path / name).write_bytes(contents())
+    message = rf"Expected a PNG or JPEG file. Received: '.*{name}', which TensorFlow cannot read as an image \({reason}"
+    with pytest.raises(ValueError, match=message):
+        keras_cvae.datasets.load(str(tmp_path), "train")
 
 
 def test_train_test_subfolders_are_the_splits(tmp_path):

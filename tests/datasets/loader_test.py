@@ -123,11 +123,13 @@ def test_missing_directory_is_reported(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(batch_size=0), "Expected a strictly positive int or None. Received: batch_size=0"),
+        (dict(batch_size=0), "`batch_size`. Expected an integer >= 1 or None. Received: batch_size=0"),
         (dict(image_size=(8,)), r"Received: image_size=\(8,\)"),
-        (dict(image_size=-1), "Received: image_size=-1"),
-        (dict(channels=2), "Expected 1, 3 or None. Received: channels=2"),
-        (dict(seed=1.5), "Received: seed=1.5"),
+        (dict(image_size=-1), "`image_size`. Expected an integer >= 1 or a .*Received: image_size=-1"),
+        (dict(image_size=(8, True)), r"Received: image_size=\(8, True\)"),
+        (dict(channels=2), "`channels`. Expected one of None, 1, 3. Received: channels=2"),
+        (dict(channels=True), "`channels`. Expected one of None, 1, 3. Received: channels=True"),
+        (dict(seed=1.5), "`seed`. Expected an integer or None. Received: seed=1.5"),
         (dict(cache=1), "Received: cache=1"),
         (dict(split=0), "Received: split=0"),
         (dict(name=3), "Received: name=3"),
@@ -148,3 +150,6 @@ def test_as_array_if_small_gathers_the_batches_or_keeps_the_dataset(digits_level
     assert keras_cvae.datasets.as_array_if_small(test, info, (8, 8, 1), max_values=360 * 64 - 1) is test
     unknown = DatasetInfo("digits", "test", (8, 8, 1), 17, None)
     assert keras_cvae.datasets.as_array_if_small(test, unknown, (8, 8, 1)) is test
+    # With labels: the images alone.
+    labelled = tf.data.Dataset.zip(test, tf.data.Dataset.range(6))
+    np.testing.assert_array_equal(keras_cvae.datasets.as_array_if_small(labelled, info, (8, 8, 1)), array)

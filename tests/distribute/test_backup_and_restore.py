@@ -83,8 +83,11 @@ def test_mid_epoch_backups_and_a_finished_run_trains_no_further(tmp_path, monkey
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="Expected 'epoch' or a positive int. Received: save_freq=0"):
+    with pytest.raises(ValueError, match="`save_freq`. Expected 'epoch' or an integer >= 1. Received: save_freq=0"):
         kd.AtomicBackupAndRestore("backup", save_freq=0)
-    with pytest.raises(ValueError, match="backup_dir"):
+    with pytest.raises(ValueError, match="Received: save_freq='batch'"):
+        kd.AtomicBackupAndRestore("backup", save_freq="batch")
+    assert kd.AtomicBackupAndRestore("backup", save_freq=3).save_freq == 3
+    with pytest.raises(ValueError, match="`backup_dir`. Expected a folder path. Received: backup_dir=''"):
         kd.AtomicBackupAndRestore("")
     assert isinstance(kd.resumable_callbacks("run")[0], keras.callbacks.Callback)

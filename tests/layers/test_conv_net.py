@@ -39,7 +39,7 @@ def test_hyperparameters_reach_every_block():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"block": "dense"}, r"`block`. Expected one of \['basic', 'bottleneck'\]. Received: block='dense'"),
+        ({"block": "dense"}, r"`block`. Expected one of 'basic', 'bottleneck'. Received: block='dense'"),
         ({"depth": 0}, r"`depth`.*Received: depth=0"),
         ({"rank": 0}, r"`rank`.*Received: rank=0"),
         ({"channels": 0}, r"`channels`.*Received: channels=0"),

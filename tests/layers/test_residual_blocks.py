@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_cvae import layers
+from tests.helpers import assert_config_mirrors_init
 from tests.helpers import run_layer_test
 from tests.layers.test_padded_conv import lecture_conv
 
@@ -102,6 +103,50 @@ def test_every_rank_and_serialization(rank, block, tmp_path):
     layer = cls(4, kernel_size=2, rank=rank, dropout_rate=0.1, l2=1e-4, zero_init_last=False, **kwargs)
     run_layer_test(layer, (2,) + (3,) * rank + (4,), tmp_path)
     assert len(layer.losses) == (2 if block == "basic" else 3)  # one l2 term per conv
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class OneConvBlock(layers.ResidualBlock):
+    """The smallest concrete ResidualBlock: `z = ReLU(x + BN(conv_k(x)))`."""
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(channels, **kwargs)
+        self.conv = self._conv(self.channels, self.kernel_size, "conv")
+        self.bn = self._batchnorm("bn", last=True)
+
+    def build(self, input_shape):
+        self._check_input_shape(input_shape)
+        self.conv.build(input_shape)
+        self.bn.build(input_shape)
+
+    def branch(self, inputs, training=None):
+        return self.bn(self.conv(inputs), training=training)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_residual_block_base_serialization(rank, tmp_path):
+    kwargs = dict(kernel_size=2, rank=rank, l2=1e-4, zero_init_last=False, batchnorm_epsilon=1e-2)
+    base = layers.ResidualBlock(4, **kwargs)
+    assert_config_mirrors_init(base)
+    config = base.get_config()
+    assert config["rank"] == rank and config["batchnorm_epsilon"] == 1e-2
+    assert layers.ResidualBlock.from_config(config).get_config() == config
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(base))
+    assert type(restored) is layers.ResidualBlock and restored.get_config() == config
+    # Through a subclass that only adds a branch: every base argument round-trips
+    # through get_config/from_config and a .keras file.
+    block = OneConvBlock(4, **kwargs)
+    x = np.random.default_rng(0).normal(size=(2,) + (3,) * rank + (4,)).astype("float32")
+    y = run_layer_test(block, x.shape, tmp_path)
+    # Inference BatchNorm with the initial moving statistics (mean 0, variance 1).
+    z = keras.ops.convert_to_numpy(block.conv(x)) / np.sqrt(1 + 1e-2)
+    np.testing.assert_allclose(y, np.maximum(x + z, 0), atol=1e-5)
+    assert len(block.losses) == 1
+
+
+def test_residual_block_without_branch_says_so():
+    with pytest.raises(NotImplementedError, match="without a residual branch"):
+        layers.ResidualBlock(4)(np.zeros((1, 3, 3, 4), "float32"))
 
 
 def test_dropout_only_in_training():

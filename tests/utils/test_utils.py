@@ -1,4 +1,5 @@
 import os
+import re
 
 import numpy as np
 import pytest
@@ -56,3 +57,47 @@ def test_image_logger_writes_pngs_and_tensorboard(tmp_path):
     recon = tf.io.decode_png((tmp_path / "pics" / "reconstructions_epoch_001.png").read_bytes()).numpy()
     assert recon.shape == (2 * 17 + 1, 5 * 17 + 1, 1)
     assert any(f.startswith("events") for f in os.listdir(tmp_path / "tb" / "images"))
+
+
+def test_importing_utils_leaves_tensorflow_unloaded():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, keras_cvae.utils as utils\n"
+        "print('tensorflow' in sys.modules, callable(utils.image_grid))\n"
+        "import keras_cvae.utils.image_logger\n"  # the submodule does not shadow the function
+        "print(callable(utils.image_grid), utils.ImageLogger.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["False", "True", "True", "ImageLogger"], result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "value, kwargs, expected",
+    [
+        (3, dict(lengths=2, broadcast=True), (3, 3)),
+        ((x for x in (4, 5)), dict(lengths=2), (4, 5)),
+        (np.array([8, 8, 1]), dict(lengths=(2, 3)), (8, 8, 1)),
+        ([None, 8], dict(lengths=2, allow_none=True), (None, 8)),
+    ],
+)
+def test_check_dims(value, kwargs, expected):
+    from keras_cvae.validation import check_dims
+
+    dims = check_dims("size", value, expected="sizes", **kwargs)
+    assert dims == expected and all(type(d) in (int, type(None)) for d in dims)
+
+
+@pytest.mark.parametrize(
+    "value, kwargs",
+    [(3, dict(lengths=2)), ("33", dict(lengths=2)), ((3, True), dict(lengths=2)), ((3, 0), dict(lengths=2)),
+     ((3, None), dict(lengths=2)), ((3, 3, 3), dict(lengths=2)), (True, dict(lengths=2, broadcast=True)),
+     (2.0, dict(lengths=2, broadcast=True))],
+)
+def test_check_dims_names_the_value_as_given(value, kwargs):
+    from keras_cvae.validation import check_dims
+
+    message = f"Invalid value for argument `size`. Expected sizes. Received: size={value!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_dims("size", value, expected="sizes", **kwargs)
