@@ -5,11 +5,13 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
+from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
+from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.validation import check_int
 from keras_cvae.validation import check_positive_int
-from keras import ops
 
 
 def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=0,
@@ -37,9 +39,12 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         verbose: int. `1` shows a progress bar. Defaults to `1`.
 
     Returns:
-        dict with `negative_elbo` and `nll` (nats per example), and with
-        `intensity_levels`: `bits_per_dim` (from the NLL) and
-        `negative_elbo_bits_per_dim`; plus `num_examples`, `num_samples`.
+        dict with `negative_elbo` and `nll` (nats per example) under the
+        model's prior, and with `intensity_levels`: `bits_per_dim` (from the
+        NLL) and `negative_elbo_bits_per_dim`; plus `num_examples`,
+        `num_samples` and `prior` (the prior's class name). A model with a
+        fitted prior (`VAE.fit_prior`) also gets `standard_prior`: the same
+        figures under `N(0, I)`, from the same samples.
     """
     if isinstance(data, tf.data.Dataset):
         dataset = images_only(data)
@@ -54,6 +59,9 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
     check_positive_int("batch_size", batch_size)
     levels = intensity_levels
 
+    # The model's prior, and N(0, I) beside a fitted one: both from the same samples.
+    priors = ["model"] + ([] if isinstance(model.prior, StandardNormalPrior) else ["standard"])
+
     @tf.function(reduce_retracing=True)
     def evaluate_batch(images, index):
         batch_seed = tf.random.experimental.stateless_fold_in(
@@ -61,11 +69,12 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         )
         if levels is not None:
             images = dequantize(images, levels, batch_seed)
-        elbo = model.elbo(images, seed=tf.random.experimental.stateless_fold_in(batch_seed, 1))
-        log_likelihood = model.log_likelihood(
-            images, num_samples, seed=tf.random.experimental.stateless_fold_in(batch_seed, 2)
-        )
-        return elbo["elbo"], log_likelihood
+        elbo_seed = tf.random.experimental.stateless_fold_in(batch_seed, 1)
+        elbos = [model.elbo(images, seed=elbo_seed, prior=prior)["elbo"] for prior in priors]
+        log_likelihoods = importance_weighted_log_likelihood(
+            model, images, num_samples, tf.random.experimental.stateless_fold_in(batch_seed, 2),
+            priors=[model._prior(prior) for prior in priors])
+        return ops.stack(elbos), log_likelihoods
 
     progress = keras.utils.Progbar(total, unit_name="batch") if verbose else None
     elbos, log_likelihoods = [], []
@@ -77,17 +86,25 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         log_likelihoods.append(np.asarray(log_likelihood, np.float64))
         if progress is not None:
             progress.add(1)
-    elbo = np.concatenate(elbos)
-    log_likelihood = np.concatenate(log_likelihoods)
-    results = {
-        "negative_elbo": float(-elbo.mean()),
-        "nll": float(-log_likelihood.mean()),
-        "num_examples": int(len(elbo)),
-        "num_samples": num_samples,
-    }
+    elbo = np.concatenate(elbos, axis=1)
+    log_likelihood = np.concatenate(log_likelihoods, axis=1)
+    results = _summary(model, elbo[0], log_likelihood[0], levels)
+    results.update({"num_examples": int(elbo.shape[1]), "num_samples": num_samples,
+                    "prior": type(model.prior).__name__})
+    if len(priors) > 1:
+        results["standard_prior"] = _summary(model, elbo[1], log_likelihood[1], levels)
+    return results
+
+
+def _summary(model, elbo, log_likelihood, levels):
+    """Negative ELBO and NLL in nats per example, and in bits/dim for discrete data."""
+    results = {"negative_elbo": float(-elbo.mean()), "nll": float(-log_likelihood.mean())}
     if levels is not None:
         dims = math.prod(model.image_shape)
-        to_bits = lambda log_p: float(-(log_p.mean() - dims * math.log(levels)) / (dims * math.log(2)))  # noqa: E731
+
+        def to_bits(log_p):
+            return float(-(log_p.mean() - dims * math.log(levels)) / (dims * math.log(2)))
+
         results["bits_per_dim"] = to_bits(log_likelihood)
         results["negative_elbo_bits_per_dim"] = to_bits(elbo)
         results["intensity_levels"] = levels

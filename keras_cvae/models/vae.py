@@ -1,5 +1,6 @@
 """The lecture's Gaussian VAE as a Keras model: `train_step` is Algorithm 1."""
 
+import functools
 import math
 import warnings
 
@@ -14,6 +15,9 @@ from keras_cvae.models.cross_replica import num_replicas
 from keras_cvae.models.cross_replica import reduces_outputs_on_axis_0
 from keras_cvae.models.gaussian_decoder import GaussianDecoder
 from keras_cvae.models.gaussian_encoder import GaussianEncoder
+from keras_cvae.models.latent_prior import LatentPrior
+from keras_cvae.models.latent_prior_fitting import fitted_mixture_prior
+from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.models.image_checks import check_training_data
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
 from keras_cvae.models.random_seeds import fold_in
@@ -24,13 +28,20 @@ from keras_cvae.zoo import preset_io
 from keras_cvae.zoo import preset_lookup
 
 
+# `prior=` of `sample`, `elbo` and `log_likelihood`: None and "model" mean the model's prior.
+PRIOR_CHOICES = (None, "model", "fitted", "standard")
+
+
 @keras.saving.register_keras_serializable(package="keras_cvae")
 class VAE(keras.Model):
     """The lecture's Gaussian VAE, trained on the ELBO with `model.fit`.
 
     Prior `r(z) = N(0, I)`, posterior `q(z|x) = N(f(x), Σ(x))` from a
     `GaussianEncoder`, likelihood `p(x|z) = N(g(z), σ² I)` from a
-    `GaussianDecoder`. `train_step` is Algorithm 1: draw `ε ~ N(0, I)`, set
+    `GaussianDecoder`. After training, `fit_prior` may replace the model's
+    prior `vae.prior` by a Gaussian mixture fitted to the encoder's codes,
+    which `sample`, `elbo` and `log_likelihood` then use (training keeps
+    `N(0, I)`). `train_step` is Algorithm 1: draw `ε ~ N(0, I)`, set
     `z = f(x) + Σ^½(x) ε`, and take a gradient step on the batch mean of
     `−log N(x; g(z), σ² I) + β · KL(q(z|x) ‖ N(0, I))` (KL in closed form; with
     a constant σ the first term is `‖x − g(z)‖² / (2σ²)` plus a constant).
@@ -41,6 +52,9 @@ class VAE(keras.Model):
         encoder: `keras_cvae.GaussianEncoder`.
         decoder: `keras_cvae.GaussianDecoder`. Its `image_shape` is the
             model's input shape.
+        prior: The model's prior `p(z)`: a `keras_cvae.models.StandardNormalPrior`
+            or `GaussianMixturePrior` (or its config). Defaults to `None`,
+            the standard normal (the lecture's `r(z)`).
         beta: float. Weight of the KL term. Defaults to `1.0` (the ELBO).
         kl_warmup_steps: int. Ramp β linearly from 0 over this many training
             steps. Defaults to `0` (no warm-up).
@@ -67,6 +81,7 @@ class VAE(keras.Model):
         self,
         encoder,
         decoder,
+        prior=None,
         beta=1.0,
         kl_warmup_steps=0,
         free_bits=0.0,
@@ -88,6 +103,7 @@ class VAE(keras.Model):
         self.seed = seed
         self.image_shape = self.decoder.image_shape
         self.latent_dim = self.encoder.latent_dim
+        self.prior = _as_prior(prior, self.latent_dim)
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -102,6 +118,8 @@ class VAE(keras.Model):
             self.encoder.build(input_shape)
         if not self.decoder.built:
             self.decoder.build((input_shape[0], self.latent_dim))
+        if not self.prior.built:
+            self.prior.build((input_shape[0], self.latent_dim))
 
     @property
     def metrics(self):
@@ -133,61 +151,127 @@ class VAE(keras.Model):
         """`g(f(x))`: the decoder mean at the posterior mean."""
         return self(images, training=False)
 
-    def sample(self, num_samples, seed=None, temperature=1.0, add_noise=False):
-        """Draws `z ~ N(0, T² I)` and returns `g(z)`, or `g(z) + σ η` with `add_noise`.
+    def sample(self, num_samples, seed=None, temperature=1.0, add_noise=False, prior=None):
+        """Draws `z ~ p(z)` at temperature `T` and returns `g(z)`, or `g(z) + σ η` with `add_noise`.
 
         Args:
             num_samples: int. Number of images.
             seed: int. Makes the draw reproducible. Defaults to `None` (the
                 model's own seed generator).
-            temperature: float. `T`, the prior's scale. Defaults to `1.0`.
+            temperature: float. `T`: scales the prior's covariances by `T²`.
+                Defaults to `1.0`.
             add_noise: bool. Add the decoder's noise `σ η`, `η ~ N(0, I)`, as in
                 the lecture's last line. Defaults to `False`.
+            prior: `None` or `"model"` (the model's prior: the fitted mixture
+                after `fit_prior`), `"fitted"` (the same, an error without one)
+                or `"standard"` (`N(0, I)`). Defaults to `None`.
         """
         num_samples = validation.check_positive_int("num_samples", num_samples)
         temperature = validation.check_non_negative("temperature", temperature)
         seed = self._seed(seed)
-        z_noise = tf.random.stateless_normal((num_samples, self.latent_dim), seed)
-        pixel_noise = None
-        if add_noise:
-            pixel_noise = tf.random.stateless_normal((num_samples, *self.image_shape),
-                                                     fold_in(seed, -1))
-        return self.sample_from_noise(z_noise, pixel_noise, temperature)
+        z = self._prior(prior).sample(num_samples, seed=seed, temperature=temperature)
+        mean, scale = self.decode(z)
+        if not add_noise:
+            return mean
+        noise = tf.random.stateless_normal((num_samples, *self.image_shape), fold_in(seed, -1))
+        return ops.cast(mean, "float32") + ops.cast(scale, "float32") * noise
 
-    def sample_from_noise(self, z_noise, pixel_noise=None, temperature=1.0):
-        """`g(T ζ) + σ(T ζ) η` for given noise `ζ ~ N(0, I)` `(B, Z)` and `η` `(B, *image_shape)`.
+    def sample_from_noise(self, z_noise, pixel_noise=None, temperature=1.0, z_uniform=None,
+                          prior=None):
+        """`g(z) + σ(z) η` with `z` from the prior given all randomness: what exports compute.
 
-        The lecture's sampling with every random draw passed in: what the
-        exported `sample` signature computes. Without `pixel_noise`, returns
-        the decoder mean `g(T ζ)`. `temperature` is a number or a `(B,)` tensor.
+        `z = prior.sample_from_noise(z_noise, z_uniform, temperature)`: for the
+        standard normal `T ζ`; for a mixture, the component picked by
+        `z_uniform` through the cumulative weights, then `μ_k + T L_k ζ`.
+
+        Args:
+            z_noise: `ζ ~ N(0, I)`, `(B, Z)`.
+            pixel_noise: `η ~ N(0, I)`, `(B, *image_shape)`; without it the
+                decoder mean `g(z)` is returned. Defaults to `None`.
+            temperature: A number or a `(B,)` tensor. Defaults to `1.0`.
+            z_uniform: `u ~ U[0, 1)`, `(B,)`: the mixture component. Needed
+                with a mixture prior. Defaults to `None`.
+            prior: As in `sample`. Defaults to `None` (the model's).
         """
-        temperature = ops.cast(temperature, "float32")
-        if len(temperature.shape):
-            temperature = temperature[:, None]
-        mean, scale = self.decode(temperature * ops.cast(z_noise, "float32"))
+        prior = self._prior(prior)
+        if z_uniform is None and not isinstance(prior, StandardNormalPrior):
+            raise ValueError("Invalid value for argument `z_uniform`. Expected a (batch,) tensor "
+                             "of uniform noise to pick the mixture components. Received: None")
+        z = prior.sample_from_noise(z_noise, z_uniform, temperature=temperature)
+        mean, scale = self.decode(z)
         if pixel_noise is None:
             return mean
         mean = ops.cast(mean, "float32")
         return mean + ops.cast(scale, "float32") * ops.cast(pixel_noise, "float32")
 
-    def elbo(self, images, seed=None):
-        """One-sample ELBO per example: `{"elbo", "reconstruction", "kl"}`, nats."""
+    def fit_prior(self, data, num_components=10, samples_per_image=10, seed=0, reg_covar=1e-4):
+        """Replaces the model's prior by a Gaussian mixture fitted to its aggregate posterior.
+
+        The lecture trains with `N(0, I)`, but the codes of the training images,
+        `q(z) = E_x q(z|x)`, do not fill it: sampling `N(0, I)` decodes codes
+        the encoder never produces. After training (and `recalibrate_batchnorm`),
+        this draws `samples_per_image` codes `z ~ q(z|x)` per image of `data`
+        and fits a `num_components` full-covariance mixture to them
+        (`keras_cvae.models.fit_gaussian_mixture`), which becomes `vae.prior`:
+        `sample` draws from it, `elbo` and `log_likelihood` use its `log p(z)`,
+        and it is saved with the model. Calling it again refits. Training
+        afterwards still uses `N(0, I)` (Algorithm 1) and leaves the mixture
+        as it is, fitted to the old encoder: refit after training.
+
+        Args:
+            data: Training images, an array or a `tf.data.Dataset` of batches.
+            num_components: int. `K`. Defaults to `10`.
+            samples_per_image: int. Codes drawn per image. Defaults to `10`.
+            seed: int. Seeds the draws and the fit. Defaults to `0`.
+            reg_covar: float. Added to every covariance's diagonal. Defaults to
+                `1e-4`.
+
+        Returns:
+            The new prior, a `keras_cvae.models.GaussianMixturePrior`.
+
+        Example:
+
+        >>> vae = keras_cvae.VAE.from_preset("digits_basic")
+        >>> from sklearn.datasets import load_digits
+        >>> images = load_digits().images[:500, :, :, None].astype("float32") / 16
+        >>> prior = vae.fit_prior(images, num_components=5, samples_per_image=2)
+        >>> type(vae.prior).__name__, vae.sample(3, seed=0).shape
+        ('GaussianMixturePrior', TensorShape([3, 8, 8, 1]))
+        """
+        prior = fitted_mixture_prior(self, data, num_components, samples_per_image, seed, reg_covar)
+        previously_locked = self._tracker.locked
+        self._tracker.unlock()  # the model is built: replace the prior layer in place
+        try:
+            self._tracker.untrack(self.prior)
+            self.prior = prior
+        finally:
+            if previously_locked:
+                self._tracker.lock()
+        return prior
+
+    def elbo(self, images, seed=None, prior=None):
+        """One-sample ELBO per example: `{"elbo", "reconstruction", "kl"}`, nats.
+
+        The KL term is in closed form under `N(0, I)`, and a one-sample Monte
+        Carlo estimate `log q(z|x) − log p(z)` under a fitted mixture.
+        `prior` is as in `sample` (default: the model's).
+        """
         images = ops.convert_to_tensor(images)
         noise = self._noise(ops.shape(images)[0], seed)
-        terms = self._terms(images, noise, training=False)
+        terms = self._terms(images, noise, training=False, prior=self._prior(prior))
         return {
             "elbo": -(terms["reconstruction"] + terms["kl"]),
             "reconstruction": terms["reconstruction"],
             "kl": terms["kl"],
         }
 
-    def log_likelihood(self, images, num_samples=1000, seed=None, chunk_size=None):
+    def log_likelihood(self, images, num_samples=1000, seed=None, chunk_size=None, prior=None):
         """Importance-weighted estimate of `log p(x)` per example, nats.
 
-        `log (1/K) Σ_k p(x, z_k) / q(z_k|x)` with `z_k ~ q(z|x)` (Burda et al.
-        2016): a lower bound that tightens as `K` grows and equals the ELBO
-        in expectation for `K = 1`. The `K` samples are decoded `chunk_size`
-        at a time, so memory does not grow with `K`.
+        `log (1/K) Σ_k p(z_k) p(x|z_k) / q(z_k|x)` with `z_k ~ q(z|x)` (Burda et
+        al. 2016): a lower bound that tightens as `K` grows and equals the
+        ELBO in expectation for `K = 1`. The `K` samples are decoded
+        `chunk_size` at a time, so memory does not grow with `K`.
 
         Args:
             images: `(B, *image_shape)` tensor.
@@ -195,10 +279,12 @@ class VAE(keras.Model):
             seed: int. Makes the estimate reproducible. Defaults to `None`.
             chunk_size: int. Samples decoded at once. Defaults to about
                 4096 images per chunk.
+            prior: As in `sample`: whose `log p(z)`. Defaults to `None` (the
+                model's).
         """
         num_samples = validation.check_positive_int("num_samples", num_samples)
         return importance_weighted_log_likelihood(self, images, num_samples, self._seed(seed),
-                                                  chunk_size)
+                                                  chunk_size, priors=[self._prior(prior)])[0]
 
     # === Training ===
 
@@ -235,11 +321,20 @@ class VAE(keras.Model):
 
     # === Internals ===
 
-    def _terms(self, images, noise, training):
-        """Per-example reconstruction NLL and KL (nats) for given noise `ε`."""
+    def _terms(self, images, noise, training, prior=None):
+        """Per-example reconstruction NLL and KL (nats) for given noise `ε`.
+
+        The KL to `N(0, I)` in closed form (training, and `prior=None`), or
+        against another prior by one Monte Carlo sample.
+        """
         z, mean, scale = self._posterior_sample(images, noise, training)
         x_mean, x_scale = self.decoder(z, training=training)
         reconstruction = elbo_terms.gaussian_nll(images, x_mean, x_scale)
+        if prior is not None and not isinstance(prior, StandardNormalPrior):
+            diagonal = self.encoder.posterior == "diagonal"
+            log_q = elbo_terms.standard_normal_log_prob(noise) - elbo_terms.log_det(scale, diagonal)
+            return {"reconstruction": reconstruction, "kl": log_q - prior.log_prob(z),
+                    "kl_dims": None}
         if self.encoder.posterior == "diagonal":
             kl_dims = elbo_terms.kl_diagonal(mean, scale)
             kl = ops.sum(kl_dims, axis=1)
@@ -285,6 +380,18 @@ class VAE(keras.Model):
         if reduces_outputs_on_axis_0():
             results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
         return results
+
+    def _prior(self, prior):
+        """The prior that `prior` (`None`, `"model"`, `"fitted"`, `"standard"`) names."""
+        validation.check_choice("prior", prior, PRIOR_CHOICES)
+        if prior == "standard":
+            return _standard_prior(self.latent_dim)
+        if prior == "fitted" and isinstance(self.prior, StandardNormalPrior):
+            raise ValueError(
+                "Invalid value for argument `prior`. This model has no fitted prior (call "
+                "`vae.fit_prior(train_images)` first). Received: prior='fitted'"
+            )
+        return self.prior
 
     def _seed(self, seed, per_replica=True):
         return seed_pair(seed, self.seed_generator, per_replica)
@@ -341,6 +448,7 @@ class VAE(keras.Model):
             "trainable": self.trainable,
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "prior": keras.saving.serialize_keras_object(self.prior),
             "beta": self.beta,
             "kl_warmup_steps": self.kl_warmup_steps,
             "free_bits": self.free_bits,
@@ -360,6 +468,24 @@ class _Presets:
 
 
 VAE.presets = _Presets()
+
+
+def _as_prior(prior, latent_dim):
+    if prior is None:
+        return StandardNormalPrior(latent_dim, name="prior")
+    prior = _as_layer(prior, LatentPrior, "prior")
+    if prior.latent_dim != latent_dim:
+        raise ValueError(
+            f"The prior's latent_dim must be the encoder's ({latent_dim}). "
+            f"Received: prior.latent_dim={prior.latent_dim}"
+        )
+    return prior
+
+
+@functools.lru_cache(maxsize=None)
+def _standard_prior(latent_dim):
+    """`N(0, I)` for `prior="standard"` (weightless, shared, never part of a model)."""
+    return StandardNormalPrior(latent_dim, name="standard_prior")
 
 
 def _as_layer(value, cls, argument):

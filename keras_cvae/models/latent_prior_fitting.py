@@ -1,0 +1,48 @@
+"""Fitting a VAE's latent prior to the aggregate posterior, after training."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_cvae.models.gaussian_mixture_prior import GaussianMixturePrior
+from keras_cvae.models.prior_fitting import fit_gaussian_mixture
+from keras_cvae.models.random_seeds import fold_in
+from keras_cvae.utils.dataset_images import images_only
+from keras_cvae.utils.image_validation import validate_images
+from keras_cvae.validation import check_positive_int
+
+
+def posterior_draws(vae, data, samples_per_image, seed, batch_size=256):
+    """`samples_per_image` draws `z ~ q(z|x)` for every image of `data`: `(N · S, Z)` float32.
+
+    `data` is an array of images or a `tf.data.Dataset` of image batches (or
+    of `(images, ...)` tuples); every batch is checked like `fit`'s input.
+    """
+    samples_per_image = check_positive_int("samples_per_image", samples_per_image)
+    if isinstance(data, tf.data.Dataset):
+        batches = images_only(data)
+    else:
+        array = validate_images(np.asarray(data, "float32"), vae.image_shape)
+        batches = tf.data.Dataset.from_tensor_slices(array).batch(batch_size)
+    draws = []
+    for index, images in enumerate(batches):
+        images = validate_images(images, vae.image_shape)
+        batch = int(images.shape[0])
+        noise = tf.random.stateless_normal((samples_per_image * batch, vae.latent_dim),
+                                           fold_in(tf.constant([seed, 0], "int64"), index))
+        tiled = tf.tile(images, [samples_per_image] + [1] * len(vae.image_shape))
+        z, _, _ = vae._posterior_sample(tiled, noise, training=False)
+        draws.append(np.asarray(z, "float32"))
+    if not draws:
+        raise ValueError("Invalid value for argument `data`. Expected at least one image. "
+                         "Received: an empty dataset")
+    return np.concatenate(draws)
+
+
+def fitted_mixture_prior(vae, data, num_components, samples_per_image, seed, reg_covar):
+    """A `GaussianMixturePrior` fitted to draws from `vae`'s posterior over `data`."""
+    codes = posterior_draws(vae, data, samples_per_image, seed)
+    weights, means, scale_trils = fit_gaussian_mixture(codes, num_components, seed=seed,
+                                                       reg_covar=reg_covar)
+    prior = GaussianMixturePrior(vae.latent_dim, num_components, name="prior")
+    prior.set_parameters(weights, means, scale_trils)
+    return prior
