@@ -79,6 +79,7 @@ def _number(kind, **bounds):
 
 
 _positive_int = _number(int, minimum=1)
+_non_negative_int = _number(int, minimum=0)
 _positive_float = _number(float, minimum=0, minimum_inclusive=False)
 _non_negative_float = _number(float, minimum=0)
 _rate = _number(float, minimum=0, maximum=1, maximum_inclusive=False)
@@ -164,7 +165,7 @@ def sample(args):
 
     model = _load(args.preset)
     images = model.sample(args.num, seed=args.seed, temperature=args.temperature,
-                          add_noise=args.add_noise)
+                          add_noise=args.add_noise, prior=args.prior)
     save_png(args.out, image_grid(images, columns=args.columns, scale=args.scale))
     print(f"Wrote {args.num} samples to {args.out}")
 
@@ -218,7 +219,8 @@ def train(args):
     config = training.TrainingConfig(
         args.preset, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_epochs=args.warmup,
-        seed=args.seed, num_samples=args.iw_samples, overrides=overrides, strategy=args.strategy,
+        seed=args.seed, num_samples=args.iw_samples, prior_components=args.prior_components,
+        overrides=overrides, strategy=args.strategy,
         jit_compile=args.jit_compile, mixed_precision=_mixed_precision(args.mixed_precision))
     metadata = training.train(config, preset_dir, run_dir=run_dir, overwrite=args.overwrite,
                               command="keras-cvae " + " ".join(sys.argv[1:]))
@@ -227,17 +229,24 @@ def train(args):
     metrics = metadata["metrics"]
     samples = os.path.join(run_dir, run_folder.SAMPLES_DIR)
     last_grid = os.path.join(samples, f"samples_epoch_{metadata['training']['epochs']:03d}.png")
-    bits = metrics.get("bits_per_dim")
     print(
-        f"\nTest split: negative ELBO {metrics['negative_elbo_nats']:.2f} nats, "
-        f"NLL (K={metrics['num_samples']}) {metrics['nll_nats']:.2f} nats"
-        + (f", {bits:.3f} bits/dim" if bits is not None else "")
+        "\nTest split" + _metrics_line(metrics, metrics["num_samples"])
+        + ("\n  under N(0, I)" + _metrics_line(metrics["standard_prior"], metrics["num_samples"])
+           if "standard_prior" in metrics else "")
         + f"\n  samples:     {last_grid} (one per epoch in {samples}/), "
         f"{os.path.join(preset_dir, 'samples.png')}"
         f"\n  preset:      {preset_dir}   (keras-cvae sample --preset {preset_dir} --out grid.png)"
         f"\n  metrics:     {os.path.join(run_dir, run_folder.METRICS_FILE)}"
         f"\n  tensorboard: tensorboard --logdir {os.path.join(run_dir, run_folder.LOG_DIR)}"
     )
+
+
+def _metrics_line(metrics, num_samples):
+    prior = " (fitted prior)" if "standard_prior" in metrics else ""
+    bits = metrics.get("bits_per_dim")
+    return (f"{prior}: negative ELBO {metrics['negative_elbo_nats']:.2f} nats, "
+            f"NLL (K={num_samples}) {metrics['nll_nats']:.2f} nats"
+            + (f", {bits:.3f} bits/dim" if bits is not None else ""))
 
 
 def _mixed_precision(policy):
@@ -308,6 +317,9 @@ def _add_train_arguments(sub):
     sub.add_argument("--seed", type=int, default=None, help="default: the preset's (0 for most)")
     sub.add_argument("--iw-samples", type=_positive_int, default=100,
                      help="K of the final importance-weighted NLL (default: 100)")
+    sub.add_argument("--prior-components", type=_non_negative_int, default=10, metavar="K",
+                     help="after training, fit a K-component Gaussian mixture prior to the "
+                          "training codes; 0 keeps N(0, I) (default: 10)")
     hyper = sub.add_argument_group("hyper-parameters (default: the preset's)")
     hyper.add_argument("--channels", type=_positive_int, metavar="C", help="block width C")
     hyper.add_argument("--bottleneck-channels", type=_positive_int, metavar="D",
@@ -345,6 +357,9 @@ def _add_sample_arguments(sub):
                      help="scale of the prior's noise (default: 1.0)")
     sub.add_argument("--seed", type=int, default=None, help="default: a fresh draw")
     sub.add_argument("--add-noise", action="store_true", help="add the decoder noise σ·η")
+    sub.add_argument("--prior", default="model", choices=("model", "fitted", "standard"),
+                     help="the model's prior (the fitted mixture, if any), the fitted one "
+                          "(an error without one) or N(0, I) (default: model)")
     sub.add_argument("--columns", type=_positive_int, default=None,
                      help="default: a square grid")
     sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")

@@ -12,8 +12,18 @@ from keras_cvae.zoo.preset_lookup import architecture_summary
 GMM_BASELINE = {"description": "5 full-covariance components", "nll_nats": -58.06, "bits_per_dim": 2.779}
 
 
+STANDARD_SAMPLES_FILE = "samples_standard_prior.png"
+
+
 def model_card_files(model, metadata, test_images, seed=0, grid=8, zoom=4):
-    """`{"README.md": str, "samples.png": bytes, "reconstructions.png": bytes}`."""
+    """`{"README.md": str, "samples.png": bytes, "reconstructions.png": bytes}`.
+
+    With a fitted prior, also `samples_standard_prior.png`: samples from `N(0, I)`.
+    """
+    files = {}
+    if metadata.get("prior", {}).get("type", "StandardNormalPrior") != "StandardNormalPrior":
+        standard = np.asarray(model.sample(grid * grid, seed=seed, prior="standard"))
+        files[STANDARD_SAMPLES_FILE] = png_bytes(image_grid(standard, columns=grid, scale=zoom))
     samples = np.asarray(model.sample(grid * grid, seed=seed))
     originals = np.asarray(test_images[: grid * grid // 2], "float32")
     reconstructions = np.asarray(model.reconstruct(originals))
@@ -26,6 +36,7 @@ def model_card_files(model, metadata, test_images, seed=0, grid=8, zoom=4):
             metadata, architecture_summary(keras.saving.serialize_keras_object(model))),
         "samples.png": png_bytes(image_grid(samples, columns=grid, scale=zoom)),
         "reconstructions.png": png_bytes(image_grid(np.concatenate(rows), columns=grid, scale=zoom)),
+        **files,
     }
 
 
@@ -57,14 +68,45 @@ def model_card(metadata, architecture):
         "",
         *_training_section(metadata),
         *_metrics_section(metadata),
-        "## Samples and reconstructions",
-        "",
-        "![samples](samples.png) — decoder means `g(z)`, `z ~ N(0, I)`.",
+        *_samples_section(metadata),
+    ]
+    return "\n".join(lines)
+
+
+def _fitted(metadata):
+    return metadata.get("prior", {}).get("type", "StandardNormalPrior") != "StandardNormalPrior"
+
+
+def _samples_section(metadata):
+    lines = ["## Samples and reconstructions", ""]
+    quality = metadata.get("sample_quality") or {}
+    if _fitted(metadata):
+        lines += [
+            f"![samples](samples.png) — decoder means `g(z)`, `z` from the fitted prior "
+            f"({metadata['prior']['num_components']}-component mixture; `vae.sample()`)"
+            + _score_text(quality.get("fitted")) + ".",
+            "",
+            f"![samples from N(0, I)]({STANDARD_SAMPLES_FILE}) — `z ~ N(0, I)` "
+            "(`vae.sample(prior=\"standard\")`)" + _score_text(quality.get("standard")) + ".",
+        ]
+    else:
+        lines.append("![samples](samples.png) — decoder means `g(z)`, `z ~ N(0, I)`"
+                     + _score_text(quality.get("standard")) + ".")
+    if quality.get("real_test_images"):
+        lines += ["", f"Classifier score of the real test images: "
+                      f"{quality['real_test_images']['score']:.2f} ({quality.get('judge', '')})."]
+    return lines + [
         "",
         "![reconstructions](reconstructions.png) — test images (odd rows) and `g(f(x))` (even rows).",
         "",
     ]
-    return "\n".join(lines)
+
+
+def _score_text(quality):
+    if not quality:
+        return ""
+    return (f"; classifier score {quality['score']:.2f}, nearest-training-image distance "
+            f"{quality['distance_ratio']:.2f}× that of test reconstructions")
 
 
 def _training_section(metadata):
@@ -93,9 +135,14 @@ def _metrics_section(metadata):
         "",
         "| model | −ELBO (nats) | NLL, K = " + str(metrics["num_samples"]) + " (nats) | bits/dim |",
         "|---|---|---|---|",
-        f"| `{name}` | {metrics['negative_elbo_nats']:.2f} | {metrics['nll_nats']:.2f} | "
+        f"| `{name}`{' (fitted prior)' if 'standard_prior' in metrics else ''} | "
+        f"{metrics['negative_elbo_nats']:.2f} | {metrics['nll_nats']:.2f} | "
         f"**{metrics['bits_per_dim']:.3f}** |",
     ]
+    if "standard_prior" in metrics:
+        standard = metrics["standard_prior"]
+        lines.append(f"| `{name}` (N(0, I) prior) | {standard['negative_elbo_nats']:.2f} | "
+                     f"{standard['nll_nats']:.2f} | {standard['bits_per_dim']:.3f} |")
     if gmm:
         lines.append(
             f"| GaussianMixture baseline ({gmm['description']}) | — | {gmm['nll_nats']:.2f} | "

@@ -33,6 +33,8 @@ from keras_cvae.training.training_config import preset_defaults
 from keras_cvae.utils.image_logger import ImageLogger
 from keras_cvae.zoo.preset_io import save_to_preset
 
+# Codes drawn per training image to fit the mixture prior.
+PRIOR_SAMPLES_PER_IMAGE = 10
 # A cheap, fixed-seed evaluation recorded for the tests (`tests/zoo`).
 CHECK_NUM_SAMPLES = 16
 CHECK_SEED = 0
@@ -87,11 +89,13 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
     if fitted is None:  # a non-chief worker: the chief writes the preset
         return None
     model, data, training_record = fitted
-    trained = _recalibrated_copy(config, base, model, data)
+    trained, train_images = _recalibrated_copy(config, base, model, data)
+    prior = _fit_prior(config, trained, train_images, verbose)
     metadata = {
         **_describe(config, trained, data),
         "training": {"command": command or f"keras_cvae.training.train({config!r}, ...)",
                      **training_record},
+        "prior": prior,
         **_evaluate(config, trained, data, verbose),
     }
     files = model_card_files(trained, metadata, data.test_images, seed=config.seed)
@@ -265,7 +269,21 @@ def _recalibrated_copy(config, base, model, data):
     # pipeline draws fresh noise on each pass); a large dataset stays a pipeline.
     recalibration_data = datasets.as_array_if_small(recalibration_data, data.train_info, shape)
     recalibrate_batchnorm(trained, recalibration_data, seed=config.seed)
-    return trained
+    return trained, recalibration_data
+
+
+def _fit_prior(config, trained, train_images, verbose):
+    """Fits the mixture prior to the training codes (`VAE.fit_prior`); its metadata record."""
+    if not config.prior_components:
+        return {"type": "StandardNormalPrior"}
+    if verbose:
+        print(f"Fitting a {config.prior_components}-component Gaussian mixture prior to the "
+              f"training codes ({PRIOR_SAMPLES_PER_IMAGE} draws z ~ q(z|x) per image)", flush=True)
+    trained.fit_prior(train_images, num_components=config.prior_components,
+                      samples_per_image=PRIOR_SAMPLES_PER_IMAGE, seed=config.seed)
+    return {"type": "GaussianMixturePrior", "num_components": config.prior_components,
+            "samples_per_image": PRIOR_SAMPLES_PER_IMAGE, "seed": config.seed,
+            "fitted_on": "the dequantized training split, after BatchNorm recalibration"}
 
 
 def _evaluate(config, trained, data, verbose):
@@ -281,19 +299,27 @@ def _evaluate(config, trained, data, verbose):
     return {
         "metrics": {
             "split": "test", "seed": config.seed, "num_samples": config.num_samples,
-            "negative_elbo_nats": metrics["negative_elbo"], "nll_nats": metrics["nll"],
-            "bits_per_dim": metrics.get("bits_per_dim"),
-            "negative_elbo_bits_per_dim": metrics.get("negative_elbo_bits_per_dim"),
+            **_metric_record(metrics),
             "eval_seconds": round(eval_seconds, 1),
             "command": f"keras_cvae.evaluate_density(model, test_images, intensity_levels={levels}, "
                        f"num_samples={config.num_samples}, seed={config.seed})",
         },
         "check_metrics": {
             "split": "test", "seed": CHECK_SEED, "num_samples": CHECK_NUM_SAMPLES,
-            "negative_elbo_nats": check["negative_elbo"], "nll_nats": check["nll"],
-            "bits_per_dim": check.get("bits_per_dim"),
+            **_metric_record(check),
         },
     }
+
+
+def _metric_record(results):
+    """`evaluate_density`'s results as `metadata.json` records them (and under N(0, I))."""
+    record = {"prior": results["prior"], "negative_elbo_nats": results["negative_elbo"],
+              "nll_nats": results["nll"], "bits_per_dim": results.get("bits_per_dim"),
+              "negative_elbo_bits_per_dim": results.get("negative_elbo_bits_per_dim")}
+    if "standard_prior" in results:
+        record["standard_prior"] = _metric_record(
+            {**results["standard_prior"], "prior": "StandardNormalPrior"})
+    return record
 
 
 def _describe(config, trained, data):

@@ -45,6 +45,9 @@ class TrainingConfig:
             Defaults to the preset's (`0`).
         num_samples: int. `K` of the test split's importance-weighted NLL.
             Defaults to `1000`.
+        prior_components: int. After training, fit a Gaussian mixture with
+            this many components to the training images' codes
+            (`VAE.fit_prior`); `0` keeps `N(0, I)`. Defaults to `10`.
         overrides: dict. Hyper-parameters replacing the preset's: the
             ConvNet's `channels`, `bottleneck_channels`, `kernel_size`, `depth`,
             `dropout_rate`, `l2`; the encoder's `latent_dim`; the VAE's `beta`.
@@ -74,6 +77,7 @@ class TrainingConfig:
     warmup_epochs: float = None
     seed: int = None
     num_samples: int = 1000
+    prior_components: int = 10
     overrides: dict = dataclasses.field(default_factory=dict)
     strategy: object = None
     jit_compile: bool = False
@@ -83,6 +87,7 @@ class TrainingConfig:
         for name in ("epochs", "batch_size", "num_samples"):
             if getattr(self, name) is not None:
                 validation.check_positive_int(name, getattr(self, name))
+        validation.check_int("prior_components", self.prior_components, minimum=0)
         if self.learning_rate is not None:
             validation.check_number("learning_rate", self.learning_rate, minimum=0,
                                     minimum_inclusive=False)
