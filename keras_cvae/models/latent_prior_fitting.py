@@ -21,11 +21,11 @@ def posterior_draws(vae, data, samples_per_image, seed, batch_size=256):
     if isinstance(data, tf.data.Dataset):
         batches = images_only(data)
     else:
-        array = validate_images(np.asarray(data, "float32"), vae.image_shape)
+        array = _checked(np.asarray(data, "float32"), vae.image_shape)
         batches = tf.data.Dataset.from_tensor_slices(array).batch(batch_size)
     draws = []
     for index, images in enumerate(batches):
-        images = validate_images(images, vae.image_shape)
+        images = _checked(images, vae.image_shape)
         batch = int(images.shape[0])
         noise = tf.random.stateless_normal((samples_per_image * batch, vae.latent_dim),
                                            fold_in(tf.constant([seed, 0], "int64"), index))
@@ -46,3 +46,11 @@ def fitted_mixture_prior(vae, data, num_components, samples_per_image, seed, reg
     prior = GaussianMixturePrior(vae.latent_dim, num_components, name="prior")
     prior.set_parameters(weights, means, scale_trils)
     return prior
+
+
+def _checked(images, image_shape):
+    """`validate_images`, with the error naming the argument `data`."""
+    try:
+        return validate_images(images, image_shape)
+    except ValueError as error:
+        raise ValueError(f"Invalid value for argument `data`. {error}") from None

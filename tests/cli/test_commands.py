@@ -28,7 +28,7 @@ def test_presets_lists_the_zoo_as_a_table(cli_env):
     code, stdout, stderr = run(cli_env, "presets")
     assert code == 0 and stderr == ""
     header, *rows = stdout.strip().splitlines()
-    assert header.split() == ["name", "blocks", "input", "params", "dataset", "weights", "test",
+    assert header.split() == ["name", "architecture", "input", "params", "dataset", "weights", "test",
                               "bits/dim"]
     by_name = {row.split()[0]: row for row in rows}
     assert set(by_name) == {"digits_basic", "digits_bottleneck", "digits_basic_full",
