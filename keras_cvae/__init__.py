@@ -16,6 +16,8 @@ _PUBLIC = {
     "VAE": "keras_cvae.models",
     "GaussianEncoder": "keras_cvae.models",
     "GaussianDecoder": "keras_cvae.models",
+    "GaussianMixturePrior": "keras_cvae.models",
+    "StandardNormalPrior": "keras_cvae.models",
     "evaluate_density": "keras_cvae.models",
     "recalibrate_batchnorm": "keras_cvae.models",
     "list_presets": "keras_cvae.zoo",

@@ -70,9 +70,13 @@ def _number(kind, **bounds):
 
     def parse(text):
         try:
-            return check("value", kind(text), **bounds)
+            value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text!r}") from None
+        try:
+            return check("value", value, **bounds)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text}") from None
 
     parse.__name__ = kind.__name__
     return parse
