@@ -192,6 +192,29 @@ def reconstruct(args):
     print(f"Wrote {len(images)} inputs (top) and reconstructions (bottom) to {args.out}")
 
 
+def interpolate(args):
+    import numpy as np
+
+    from keras_cvae import datasets
+    from keras_cvae.utils import image_grid
+    from keras_cvae.utils import save_png
+
+    model = _load(args.preset)
+    data = datasets.load(_preset_dataset(args.preset, args.dataset), args.split,
+                         batch_size=2 * args.num_pairs, data_dir=args.data_dir,
+                         image_size=model.image_shape[:2], channels=model.image_shape[-1])
+    images = next(iter(data)).numpy()
+    if len(images) < 2:
+        raise ValueError(f"The {args.split} split has fewer than 2 images to interpolate between.")
+    pairs = len(images) // 2
+    path = np.asarray(model.interpolate(images[:pairs], images[pairs:2 * pairs],
+                                        num_steps=args.num_steps, path=args.path))
+    save_png(args.out, image_grid(path.reshape(-1, *model.image_shape), columns=args.num_steps,
+                                  scale=args.scale))
+    print(f"Wrote {pairs} {args.path} interpolations of {args.num_steps} steps (one per row) "
+          f"to {args.out}")
+
+
 def export(args):
     from keras_cvae import datasets
     from keras_cvae.export import export_all
@@ -287,6 +310,8 @@ def build_parser():
     _add_sample_arguments(command("sample", sample, "draw samples into a PNG grid"))
     _add_reconstruct_arguments(command("reconstruct", reconstruct,
                                        "inputs (top row) and reconstructions (bottom row)"))
+    _add_interpolate_arguments(command(
+        "interpolate", interpolate, "decode paths between the codes of pairs of images"))
     _add_export_arguments(command("export", export,
                                   "SavedModel, TFLite and ONNX artifacts with a report"))
     return parser
@@ -373,6 +398,18 @@ def _add_sample_arguments(sub):
 def _add_reconstruct_arguments(sub):
     _add_data_arguments(sub)
     sub.add_argument("--num", type=_positive_int, default=16, help="default: 16")
+    sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
+    sub.add_argument("--out", required=True, help="PNG path")
+
+
+def _add_interpolate_arguments(sub):
+    _add_data_arguments(sub)
+    sub.add_argument("--num-pairs", type=_positive_int, default=8,
+                     help="pairs of images, one row each (default: 8)")
+    sub.add_argument("--num-steps", type=_number(int, minimum=2), default=10,
+                     help="images per row, both ends included (default: 10)")
+    sub.add_argument("--path", default="linear", choices=("linear", "spherical"),
+                     help="straight line, or along the great circle (default: linear)")
     sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
     sub.add_argument("--out", required=True, help="PNG path")
 

@@ -19,6 +19,7 @@ from keras_cvae.models.latent_prior import LatentPrior
 from keras_cvae.models.latent_prior_fitting import fitted_mixture_prior
 from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.models.image_checks import check_training_data
+from keras_cvae.models import interpolation
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
 from keras_cvae.models.random_seeds import fold_in
 from keras_cvae.models.random_seeds import global_batch_noise
@@ -203,6 +204,24 @@ class VAE(keras.Model):
             return mean
         mean = ops.cast(mean, "float32")
         return mean + ops.cast(scale, "float32") * ops.cast(pixel_noise, "float32")
+
+    def interpolate(self, images_a, images_b, num_steps=8, path="linear"):
+        """Decoder means along a path between the posterior means of `images_a` and `images_b`.
+
+        Args:
+            images_a, images_b: `(B, *image_shape)` images: `B` pairs.
+            num_steps: int. Points on each path, both ends included (at least
+                2). Defaults to `8`.
+            path: `"linear"` (a straight line between the codes) or
+                `"spherical"` (along the great circle, the norm changing
+                linearly: a path through the prior's mass). Defaults to
+                `"linear"`.
+
+        Returns:
+            `(B, num_steps, *image_shape)`: the first and last images decode
+            the two posterior means.
+        """
+        return interpolation.interpolate(self, images_a, images_b, num_steps, path)
 
     def fit_prior(self, data, num_components=10, samples_per_image=10, seed=0, reg_covar=1e-4):
         """Replaces the model's prior by a Gaussian mixture fitted to its aggregate posterior.

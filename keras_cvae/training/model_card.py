@@ -92,9 +92,10 @@ def _samples_section(metadata):
     else:
         lines.append("![samples](samples.png) — decoder means `g(z)`, `z ~ N(0, I)`"
                      + _score_text(quality.get("standard")) + ".")
-    if quality.get("real_test_images"):
+    if (quality.get("real_test_images") or {}).get("score"):
         lines += ["", f"Classifier score of the real test images: "
-                      f"{quality['real_test_images']['score']:.2f} ({quality.get('judge', '')})."]
+                      f"{quality['real_test_images']['score']:.2f} ({quality['judge']}, "
+                      f"{quality['num_samples']} samples)."]
     return lines + [
         "",
         "![reconstructions](reconstructions.png) — test images (odd rows) and `g(f(x))` (even rows).",
@@ -105,8 +106,9 @@ def _samples_section(metadata):
 def _score_text(quality):
     if not quality:
         return ""
-    return (f"; classifier score {quality['score']:.2f}, nearest-training-image distance "
-            f"{quality['distance_ratio']:.2f}× that of test reconstructions")
+    score = f"classifier score {quality['score']:.2f}, " if quality.get("score") else ""
+    return (f"; {score}median nearest-training-image distance "
+            f"{quality['nearest_distance_ratio']:.2f}× that of test reconstructions")
 
 
 def _training_section(metadata):

@@ -25,6 +25,7 @@ from keras_cvae.models.density_evaluation import evaluate_density
 from keras_cvae.models.training_options import recommended_steps_per_execution
 from keras_cvae.models.vae import VAE
 from keras_cvae.training import run_folder
+from keras_cvae.training import sample_quality
 from keras_cvae.training.model_card import model_card_files
 from keras_cvae.training.training_config import CONV_NET_OVERRIDES
 from keras_cvae.training.training_config import ENCODER_OVERRIDES
@@ -35,6 +36,8 @@ from keras_cvae.zoo.preset_io import save_to_preset
 
 # Codes drawn per training image to fit the mixture prior.
 PRIOR_SAMPLES_PER_IMAGE = 10
+# Samples scored for the model card (`keras_cvae.training.sample_quality`).
+SAMPLE_QUALITY_SAMPLES = 1000
 # A cheap, fixed-seed evaluation recorded for the tests (`tests/zoo`).
 CHECK_NUM_SAMPLES = 16
 CHECK_SEED = 0
@@ -97,6 +100,7 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
                      **training_record},
         "prior": prior,
         **_evaluate(config, trained, data, verbose),
+        "sample_quality": _sample_quality(config, trained, data, prior),
     }
     files = model_card_files(trained, metadata, data.test_images, seed=config.seed)
     metadata = save_to_preset(trained, preset_dir, metadata=metadata,
@@ -309,6 +313,34 @@ def _evaluate(config, trained, data, verbose):
             **_metric_record(check),
         },
     }
+
+
+def _sample_quality(config, trained, data, prior):
+    """The judge's score and the memorisation check of samples under each prior (small data only).
+
+    `keras_cvae.training.sample_quality`: the score needs a classifier of the
+    dataset (the embedded digits have one); the nearest-training-image
+    distances need the splits as arrays.
+    """
+    shape = trained.image_shape
+    load = {"data_dir": config.data_dir, "image_size": shape[:2], "channels": shape[-1]}
+    train = datasets.as_array_if_small(
+        datasets.load(config.dataset, "train", batch_size=256, **load), data.train_info, shape)
+    test = datasets.as_array_if_small(data.test, data.test_info, shape)
+    if isinstance(train, tf.data.Dataset) or isinstance(test, tf.data.Dataset):
+        return None
+    judge = sample_quality.judge_for(config.dataset, seed=config.seed)
+    priors = ["standard"] + (["fitted"] if prior["type"] != "StandardNormalPrior" else [])
+    record = {
+        "judge": "an SVC on the training split (exp E[KL(p(y|x) || p(y))])" if judge else None,
+        "num_samples": SAMPLE_QUALITY_SAMPLES, "seed": config.seed,
+        "real_test_images": {"score": judge.score(test) if judge else None},
+    }
+    for name in priors:
+        record[name] = sample_quality.sample_quality(
+            trained, judge, train, test, num_samples=SAMPLE_QUALITY_SAMPLES, seed=config.seed,
+            prior=name)
+    return record
 
 
 def _metric_record(results):

@@ -52,6 +52,15 @@ def test_sample_from_a_pretrained_preset(background):
     assert all(tile.max() > 150 and (tile < 60).mean() > 0.3 for tile in tiles)
 
 
+def test_interpolate_draws_one_path_per_row(cli_env, tmp_path):
+    out = tmp_path / "paths.png"
+    code, stdout, stderr = run(cli_env, "interpolate", "--preset", "digits_basic", "--num-pairs", 3,
+                               "--num-steps", 5, "--path", "spherical", "--out", out)
+    assert code == 0, stderr
+    assert "Wrote 3 spherical interpolations of 5 steps" in stdout
+    assert decode_png(out).shape == (*grid_size(3, 5, image=8, scale=4), 1)
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
@@ -60,6 +69,10 @@ def test_sample_from_a_pretrained_preset(background):
         (["train", "--learning-rate", "-1"], ["--learning-rate", "> 0", "Received: -1"]),
         (["train", "--strategy", "gpus"], ["--strategy", "'one_device'", "'gpus'"]),
         (["sample", "--preset", "digits_basic", "--num", "many"], ["--num", "Received: 'many'"]),
+        (["sample", "--preset", "digits_basic", "--prior", "gmm", "--out", "x.png"],
+         ["--prior", "'standard'", "'gmm'"]),
+        (["interpolate", "--preset", "digits_basic", "--num-steps", "1", "--out", "x.png"],
+         ["--num-steps", "an integer >= 2", "Received: 1"]),
         (["bogus"], ["invalid choice: 'bogus'", "train"]),
     ],
 )
