@@ -4,17 +4,14 @@ import numpy as np
 import pytest
 from keras import ops
 
-import keras_cvae
 from keras_cvae.models.interpolation import interpolate
 from keras_cvae.models.interpolation import interpolation_codes
+from tests.helpers import tiny_vae
 
 
 @pytest.fixture(scope="module")
 def vae():
-    conv_net = {"block": "basic", "depth": 1, "channels": 8}
-    return keras_cvae.VAE(
-        keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
-        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net), seed=0)
+    return tiny_vae(decoder_scale="linear_per_pixel")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import keras_cvae
 from keras_cvae.training.sample_quality import ClassifierScore
 from keras_cvae.training.sample_quality import digits_judge
 from keras_cvae.training.sample_quality import digits_splits
@@ -11,6 +10,7 @@ from keras_cvae.training.sample_quality import inception_score
 from keras_cvae.training.sample_quality import judge_for
 from keras_cvae.training.sample_quality import nearest_training_distance
 from keras_cvae.training.sample_quality import sample_quality
+from tests.helpers import tiny_vae
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +20,7 @@ def splits():
 
 @pytest.fixture(scope="module")
 def small_vae():
-    conv_net = {"block": "basic", "depth": 1, "channels": 8}
-    return keras_cvae.VAE(
-        keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
-        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net), seed=0)
+    return tiny_vae(decoder_scale="linear_per_pixel")
 
 
 def test_real_test_digits_score_high_and_noise_low(splits):

@@ -109,6 +109,33 @@ def test_pretrained_preset_reproduces_its_metrics(name):
     assert full["bits_per_dim"] <= results["bits_per_dim"] <= full["bits_per_dim"] + 0.5
 
 
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_pretrained_preset_ships_a_fitted_prior_that_beats_the_standard_one(name):
+    model = keras_cvae.VAE.from_preset(name)
+    metadata = _metadata(name)
+    assert type(model.prior).__name__ == metadata["prior"]["type"] == "GaussianMixturePrior"
+    assert model.prior.num_components == metadata["prior"]["num_components"]
+    metrics = metadata["metrics"]
+    assert metrics["bits_per_dim"] < metrics["standard_prior"]["bits_per_dim"]
+
+
+def test_best_digits_preset_samples_look_like_the_data_and_are_not_copies():
+    """Issue's bar: the default samples' score at least the real test images', not copies."""
+    from keras_cvae.training.sample_quality import digits_judge
+    from keras_cvae.training.sample_quality import digits_splits
+    from keras_cvae.training.sample_quality import sample_quality
+
+    best = min(PRETRAINED, key=lambda name: _metadata(name)["metrics"]["bits_per_dim"])
+    recorded = _metadata(best)["sample_quality"]
+    train, test = digits_splits()
+    quality = sample_quality(keras_cvae.VAE.from_preset(best), digits_judge(recorded["seed"]),
+                             train, test, num_samples=recorded["num_samples"],
+                             seed=recorded["seed"])
+    assert quality["score"] == pytest.approx(recorded["fitted"]["score"], rel=0.02)
+    assert quality["score"] >= recorded["real_test_images"]["score"]
+    assert quality["nearest_distance_ratio"] >= 0.9
+
+
 def test_unknown_name_lists_known_presets():
     with pytest.raises(ValueError, match="Unknown preset 'resnet50'.*digits_basic.*mnist_basic"):
         keras_cvae.VAE.from_preset("resnet50")
