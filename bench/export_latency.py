@@ -3,6 +3,7 @@
     python bench/export_latency.py                          # a small fresh 8x8 model
     python bench/export_latency.py --model vae.keras --images train.npy --repeats 50
     python bench/export_latency.py --block bottleneck --posterior full --image-size 28
+    python bench/export_latency.py --prior-components 10    # `sample` from a fitted mixture
 
 Writes the artifacts and `export_report.json` under --out (a temporary folder
 by default). Latencies are of `reconstruct` per image at batch 1 and 64, the
@@ -51,6 +52,11 @@ def main(argv=None):
     parser.add_argument("--latent-dim", type=int, default=8)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument(
+        "--prior-components", type=int, default=0,
+        help="fit a Gaussian mixture prior of this many components to the images' codes "
+        "before exporting (default: 0, the model's own prior)",
+    )
     args = parser.parse_args(argv)
 
     model = build_model(args)
@@ -58,6 +64,8 @@ def main(argv=None):
         images = np.load(args.images).astype("float32")
     else:
         images = np.random.default_rng(0).uniform(size=(200, *model.image_shape)).astype("float32")
+    if args.prior_components:
+        model.fit_prior(images, num_components=args.prior_components, samples_per_image=2)
     out = args.out or os.path.join(tempfile.mkdtemp(prefix="keras_cvae_bench_"), "export")
     paths = export_all(model, out, representative_data=images, report_repeats=args.repeats)
     print(f"Report: {paths['report']}")

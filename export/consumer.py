@@ -24,11 +24,20 @@ def build_parser(doc, model_help):
     )
     parser.add_argument("--signature", nargs="*", help="run only these signatures")
     parser.add_argument("--batch", type=int, default=2, help="batch of the random inputs")
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of the random inputs, and of `sample/z_uniform` when an --inputs file "
+        "has no such array (default: 0)",
+    )
     return parser
 
 
 def main(parser, argv, load, input_details, run):
     """Lists the signatures' inputs, then runs them on random inputs or on each `--inputs` file.
+
+    Random inputs, and the inputs an `--inputs` file leaves out that are
+    only noise (`z_uniform`: files written before `sample` took it), are
+    drawn from `--seed`.
 
     Args:
         parser: From `build_parser`, with the script's own options.
@@ -54,30 +63,55 @@ def main(parser, argv, load, input_details, run):
         shapes = {key: shape for key, (shape, _) in details[name].items()}
         print(f"{name}: inputs {shapes}")
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     for index, case in enumerate(args.inputs or [None]):
         if case is None:
             feeds = {name: random_inputs(details[name], args.batch, rng) for name in names}
         else:
             feeds = read_inputs(case, names)
+            for name, inputs in feeds.items():
+                drawn = ", ".join(add_missing_noise(inputs, details[name], rng))
+                if drawn:
+                    print(f"{name}: {drawn} not in {case}: drawn from --seed {args.seed}")
         results = run_feeds(handles, feeds, run)
         if index < len(args.outputs):
             np.savez(args.outputs[index], **results)
     return 0
 
 
+# Inputs that are uniform noise in [0, 1): `sample`'s choice of a mixture prior's component.
+UNIFORM_NOISE = ("z_uniform",)
+
+
 def random_inputs(details, batch, rng):
-    """Inputs of batch `batch`: images in [0, 1), temperature 1, noise `N(0, 1)`."""
+    """Inputs of batch `batch`: images and `z_uniform` in [0, 1), temperature 1, noise `N(0, 1)`."""
     inputs = {}
     for key, (shape, dtype) in sorted(details.items()):
         shape = tuple(batch if d == -1 else d for d in shape)
         if key == "temperature":
             inputs[key] = np.ones(shape, dtype)
-        elif key == "images":
+        elif key == "images" or key in UNIFORM_NOISE:
             inputs[key] = rng.uniform(size=shape).astype(dtype)
         else:
             inputs[key] = rng.standard_normal(shape).astype(dtype)
     return inputs
+
+
+def add_missing_noise(inputs, details, rng):
+    """Draws each `UNIFORM_NOISE` input the signature takes but `inputs` lacks; their names.
+
+    The batch is that of the given inputs. Other missing inputs are left
+    for the runtime to report.
+    """
+    missing = [key for key in UNIFORM_NOISE if key in details and key not in inputs]
+    if not missing or not inputs:
+        return []
+    batch = len(next(iter(inputs.values())))
+    for key in missing:
+        shape, dtype = details[key]
+        shape = tuple(batch if d == -1 else d for d in shape)
+        inputs[key] = rng.uniform(size=shape).astype(dtype)
+    return missing
 
 
 def read_inputs(path, names):

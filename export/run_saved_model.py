@@ -10,7 +10,8 @@ beside it.
 MODEL is a version folder (`.../vae/1`) or a TF Serving base path (`.../vae`,
 whose highest numbered version is used). An inputs file holds arrays named
 `<signature>/<input>` (e.g. `encode/images`); signatures with no inputs in it are
-skipped. The outputs file gets `<signature>/<output>` (e.g. `encode/z_mean`).
+skipped. Random inputs, and a `sample/z_uniform` missing from a file, are drawn
+from `--seed`. The outputs file gets `<signature>/<output>` (e.g. `encode/z_mean`).
 Several `--inputs` files are run in turn, each written to the `--outputs` file at
 the same position.
 """

@@ -8,7 +8,8 @@ beside it.
     python run_tflite.py vae.tflite --inputs in.npz --outputs out.npz
 
 An inputs file holds arrays named `<signature>/<input>` (e.g. `encode/images`);
-signatures with no inputs in it are skipped. The outputs file gets
+signatures with no inputs in it are skipped. Random inputs, and a `sample/z_uniform`
+missing from a file, are drawn from `--seed`. The outputs file gets
 `<signature>/<output>` (e.g. `encode/z_mean`). Several `--inputs` files are run in
 turn, each written to the `--outputs` file at the same position.
 """

@@ -7,8 +7,15 @@ float32 inputs and outputs and a dynamic batch dimension `B`:
 - `decode(z)` -> `x_mean (B, *image_shape)`, `x_scale (B, 1, ..., 1)` (`(B, *image_shape)`
   for the per-pixel decoder scales)
 - `reconstruct(images)` -> `x_mean (B, *image_shape)`
-- `sample(z_noise, pixel_noise, temperature)` -> `images (B, *image_shape)`,
-  `images = g(temperature * z_noise) + x_scale * pixel_noise`.
+- `sample(z_noise, pixel_noise, temperature, z_uniform)` -> `images (B, *image_shape)`,
+  `images = g(z) + x_scale * pixel_noise` with `z` drawn from the model's prior
+  (`VAE.sample_from_noise`): `z = temperature * z_noise` for the standard
+  normal; for a fitted Gaussian mixture, `z = μ_k + temperature * L_k z_noise`
+  with the component `k` picked by `z_uniform` (uniform in [0, 1)) through the
+  cumulative mixture weights. The standard normal ignores `z_uniform`, so the
+  signature is the same whatever the prior.
+
+All randomness is an input: the artifacts have no random ops.
 """
 
 import numpy as np
@@ -40,7 +47,9 @@ def input_specs(model):
         "encode": {"images": images},
         "decode": {"z": z},
         "reconstruct": {"images": images},
-        "sample": {"z_noise": z, "pixel_noise": images, "temperature": (None,)},
+        "sample": {
+            "z_noise": z, "pixel_noise": images, "temperature": (None,), "z_uniform": (None,),
+        },
     }
     return {
         name: {key: tf.TensorSpec(shape, tf.float32, name=key) for key, shape in inputs.items()}
@@ -90,11 +99,13 @@ def signature_functions(model):
         images = checked(images, specs["reconstruct"]["images"])
         return float32({"x_mean": model.reconstruct(images)})
 
-    def sample(z_noise, pixel_noise, temperature):
+    def sample(z_noise, pixel_noise, temperature, z_uniform):
         z_noise = checked(z_noise, specs["sample"]["z_noise"])
         pixel_noise = checked(pixel_noise, specs["sample"]["pixel_noise"])
         temperature = checked(temperature, specs["sample"]["temperature"])
-        return {"images": model.sample_from_noise(z_noise, pixel_noise, temperature)}
+        z_uniform = checked(z_uniform, specs["sample"]["z_uniform"])
+        images = model.sample_from_noise(z_noise, pixel_noise, temperature, z_uniform=z_uniform)
+        return {"images": images}
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct, "sample": sample}
     return {name: (functions[name], list(specs[name].values())) for name in SIGNATURES}
@@ -111,12 +122,17 @@ def reference_outputs(model, name, inputs):
         outputs = {"x_mean": model.reconstruct(tensors["images"])}
     else:
         outputs = {"images": model.sample_from_noise(
-            tensors["z_noise"], tensors["pixel_noise"], tensors["temperature"])}
+            tensors["z_noise"], tensors["pixel_noise"], tensors["temperature"],
+            z_uniform=tensors["z_uniform"])}
     return {key: np.asarray(value, dtype=np.float32) for key, value in outputs.items()}
 
 
 def example_inputs(model, images, seed=0):
-    """`{signature: {input: array}}` for a batch of `images`, noise from `seed`."""
+    """`{signature: {input: array}}` for a batch of `images`, noise from `seed`.
+
+    `sample` gets `z_noise` and `pixel_noise` from `N(0, 1)`, temperatures
+    alternating over `CALIBRATION_TEMPERATURES` and `z_uniform` from `U[0, 1)`.
+    """
     images = np.asarray(images, dtype=np.float32)
     batch = images.shape[0]
     rng = np.random.default_rng(seed)
@@ -130,6 +146,7 @@ def example_inputs(model, images, seed=0):
             "z_noise": rng.standard_normal((batch, model.latent_dim)).astype(np.float32),
             "pixel_noise": rng.standard_normal(images.shape).astype(np.float32),
             "temperature": temperatures[np.arange(batch) % len(temperatures)],
+            "z_uniform": rng.uniform(size=batch).astype(np.float32),
         },
     }
 

@@ -32,7 +32,8 @@ def export_report(model, artifacts, images=None, batch_sizes=(1, 64), repeats=10
 
     For each artifact: its size on disk, the largest absolute difference
     from the Keras model per signature and output (16 images and their
-    noise), and the latency per image of `reconstruct` at each batch size
+    noise; `sample` draws from the model's prior, the fitted mixture after
+    `fit_prior`), and the latency per image of `reconstruct` at each batch size
     (median of `repeats` calls after two warm-up calls), next to Keras's
     own (`model.predict_on_batch`). Runtimes use their default threads
     (LiteRT: all cores).
@@ -124,9 +125,26 @@ def _title(report):
     return (
         f"Export report: VAE image_shape={tuple(model['image_shape'])}, "
         f"latent_dim={model['latent_dim']}, "
-        f"{model['posterior']} posterior, {model['parameters']} parameters; latency of "
+        f"{model['posterior']} posterior, {_prior_words(model.get('prior'))}, "
+        f"{model['parameters']} parameters; latency of "
         f"'{report['timed_signature']}' on {report['machine']['cpu_count']} CPU cores"
     )
+
+
+def _prior_description(prior):
+    """The model's prior for the report: what `sample` draws from."""
+    description = {"type": type(prior).__name__}
+    if hasattr(prior, "num_components"):
+        description["num_components"] = int(prior.num_components)
+    return description
+
+
+def _prior_words(prior):
+    if not prior:
+        return "unknown prior"
+    if "num_components" in prior:
+        return f"{prior['num_components']}-component mixture prior"
+    return "N(0, I) prior" if prior["type"] == "StandardNormalPrior" else prior["type"]
 
 
 def _largest(differences):
@@ -177,6 +195,7 @@ def _report_header(model, batch_sizes):
             "latent_dim": model.latent_dim,
             "posterior": model.encoder.posterior,
             "decoder_scale": model.decoder.decoder_scale,
+            "prior": _prior_description(model.prior),
             "parameters": int(model.count_params()),
         },
         "machine": {

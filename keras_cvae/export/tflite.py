@@ -13,6 +13,7 @@ from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export.saved_model import write_saved_model
+from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_positive_int
 
@@ -40,9 +41,10 @@ def export_tflite(model, path, quantization=None, representative_data=None,
       without an int8 kernel would stay float rather than fail).
 
     Calibration feeds each signature what it meets in use: the images to
-    `encode` and `reconstruct`; a posterior sample of each image's code and
-    a prior sample `N(0, I)` to `decode`; prior noise, pixel noise `N(0, I)` and
-    temperatures 0.5 and 1 to `sample`.
+    `encode` and `reconstruct`; a posterior sample of each image's code, a
+    sample of `N(0, I)` and, after `fit_prior`, a sample of the fitted prior
+    to `decode`; prior noise and pixel noise `N(0, I)`, temperatures 0.5 and 1
+    and uniform component noise `U[0, 1)` to `sample`.
 
     Args:
         model: `keras_cvae.VAE`.
@@ -141,19 +143,25 @@ def _calibration_inputs(model, images, seed=0):
     mean, scale_tril = (np.asarray(t) for t in model.encode(images))
     eps = rng.standard_normal(mean.shape).astype(np.float32)
     posterior = mean + np.einsum("bij,bj->bi", scale_tril, eps)
-    prior = rng.standard_normal(mean.shape).astype(np.float32)
+    standard = rng.standard_normal(mean.shape).astype(np.float32)
+    codes = [posterior, standard]
+    if not isinstance(model.prior, StandardNormalPrior):  # a fitted prior: its samples too
+        uniform = rng.uniform(size=len(images)).astype(np.float32)
+        noise = rng.standard_normal(mean.shape).astype(np.float32)
+        codes.append(np.asarray(model.prior.sample_from_noise(noise, uniform), np.float32))
     temperatures = np.asarray(CALIBRATION_TEMPERATURES, dtype=np.float32)
     for i, image in enumerate(images):
         image = image[None]
         yield "encode", {"images": image}
         yield "reconstruct", {"images": image}
-        yield "decode", {"z": posterior[i : i + 1]}
-        yield "decode", {"z": prior[i : i + 1]}
+        for z in codes:
+            yield "decode", {"z": z[i : i + 1]}
         yield (
             "sample",
             {
                 "z_noise": rng.standard_normal((1, model.latent_dim)).astype(np.float32),
                 "pixel_noise": rng.standard_normal(image.shape).astype(np.float32),
                 "temperature": temperatures[i % len(temperatures)][None],
+                "z_uniform": rng.uniform(size=1).astype(np.float32),
             },
         )

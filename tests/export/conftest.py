@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from tests.export.export_checks import mixture_vae
 from tests.export.export_checks import tiny_vae
 
 
@@ -23,6 +24,21 @@ def artifacts(tmp_path_factory):
     paths = export_all(
         model,
         tmp_path_factory.mktemp("export") / "out",
+        quantizations=(None,),
+        report=False,
+    )
+    return model, paths
+
+
+@pytest.fixture(scope="module")
+def mixture_artifacts(tmp_path_factory):
+    """A model with a fitted 3-component mixture prior, exported like `artifacts`."""
+    from keras_cvae.export import export_all
+
+    model = mixture_vae(seed=5)
+    paths = export_all(
+        model,
+        tmp_path_factory.mktemp("export_mixture") / "out",
         quantizations=(None,),
         report=False,
     )

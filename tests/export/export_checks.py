@@ -2,9 +2,11 @@
 
 `check_export_matches_keras(model, out_dir, images)` is the one call a model
 test (a fresh model, a preset) makes: it exports every format with
-`keras_cvae.export.export_all`, runs each artifact with the consumer scripts
-in `export/` in subprocesses where `import keras_cvae` fails, and compares
-every signature's outputs with the Keras model's at batch sizes 1, 3 and 17.
+`keras_cvae.export.export_all`, checks that every TFLite model uses builtin
+ops only, runs each artifact with the consumer scripts in `export/` in
+subprocesses where `import keras_cvae` fails, and compares every signature's
+outputs with the Keras model's at batch sizes 1, 3 and 17 (`sample` draws
+from the model's prior: the fitted mixture of `mixture_vae`).
 
 Tolerances (max absolute difference, per output):
 
@@ -12,6 +14,13 @@ Tolerances (max absolute difference, per output):
 - TFLite float16 weights: 1e-3 (for outputs of magnitude <= ~1: float16
   keeps 11 significant bits, relative rounding 2^-11 ~ 5e-4 per weight).
 - TFLite int8 and dynamic-range: relative bounds, see `QUANTIZED` below.
+
+`sample` with a fitted mixture prior picks the component by comparing
+`z_uniform` with the cumulative weights. float32 artifacts must pick Keras's
+component; float16 stores the cumulative weights in float16 and int8
+quantizes `z_uniform`, so for a `u` within `BOUNDARY_SLACK` of a boundary
+they may pick the neighbouring one: such a sample is compared with Keras's
+sample for either component (see `neighbour_references`).
 """
 
 import os
@@ -49,6 +58,10 @@ FLOAT16_ATOL = 1e-3
 # per-tensor int8 weights) is off by mean 1.7%, max 8.7% of S.
 # Allowed: mean 3%, max 15%.
 QUANTIZED = {"tflite_int8": (0.05, 0.5), "tflite_dynamic": (0.03, 0.15)}
+# How far from a cumulative weight `z_uniform` may pick the other component: float16
+# rounds a weight in [0.5, 1) by up to 2^-12 (allowed: one ulp, 2^-11); int8 quantizes
+# `u` in steps of 1/255 and the cumulative weights in their own steps (allowed: 2/255).
+BOUNDARY_SLACK = {"float32": 0.0, "float16": 2.0**-11, "quantized": 2.0 / 255}
 
 # One model per block type x posterior type, each with another decoder scale.
 CONFIGS = {
@@ -64,7 +77,9 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=
 
     `zero_init_last=False` so the residual branches are not zero at start,
     and BatchNorm statistics set as after training, so exporting them
-    (folded or not) is tested too.
+    (folded or not) is tested too. Every weight comes from `seed` (the
+    kernels from their layers' initializers, seeded), so a test sees the same
+    model in every run.
     """
     conv_net = {
         "block": block,
@@ -88,7 +103,66 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=
             variable.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
         elif variable.path.endswith("gamma"):
             variable.assign(rng.uniform(0.8, 1.2, shape).astype("float32"))
+    _reinitialize_kernels(vae, seed)
     return vae
+
+
+def _reinitialize_kernels(model, seed):
+    """Draws every kernel again with its layer's own initializer, seeded from `seed`."""
+    layers = [
+        layer for layer in model._flatten_layers() if getattr(layer, "kernel", None) is not None
+    ]
+    for index, layer in enumerate(layers):
+        initializer = layer.kernel_initializer
+        config = initializer.get_config()
+        if "seed" in config:
+            initializer = type(initializer).from_config({**config, "seed": 1000 * seed + index})
+        layer.kernel.assign(initializer(tuple(layer.kernel.shape), dtype="float32"))
+
+
+def mixture_vae(block="basic", posterior="full", decoder_scale="learned", seed=0,
+                num_components=3):
+    """`tiny_vae` with a Gaussian mixture prior fitted to the codes of uniform-noise images."""
+    vae = tiny_vae(block, posterior, decoder_scale, seed=seed)
+    images = random_images(vae, 64, seed=seed + 100)
+    vae.fit_prior(images, num_components=num_components, samples_per_image=2, seed=seed)
+    return vae
+
+
+def tflite_operators(path):
+    """`{signature: [operator, ...]}` of a `.tflite` file, read from its flatbuffer.
+
+    A builtin operator is its name (`CONV_2D`); a custom one, such as a
+    Select-TF (Flex) op, is `CUSTOM:<its code>` (`CUSTOM:FlexCumsum`).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items()
+             if not name.startswith("_")}
+    with open(path, "rb") as file:
+        model = schema.ModelT.InitFromPackedBuf(file.read(), 0)
+    codes = []
+    for code in model.operatorCodes:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            codes.append(f"CUSTOM:{(code.customCode or b'').decode()}")
+        else:
+            codes.append(names[builtin])
+    return {
+        signature.signatureKey.decode(): [
+            codes[op.opcodeIndex] for op in model.subgraphs[signature.subgraphIndex].operators
+        ]
+        for signature in model.signatureDefs
+    }
+
+
+def non_builtin_operators(path):
+    """The custom (e.g. Flex) operators of a `.tflite` file, `{signature: [...]}` where any."""
+    found = {
+        name: sorted({op for op in ops if op.startswith("CUSTOM")})
+        for name, ops in tflite_operators(path).items()
+    }
+    return {name: ops for name, ops in found.items() if ops}
 
 
 # Runs a script with `import keras_cvae` failing: proves the artifact stands alone. The
@@ -129,6 +203,24 @@ def tolerance_kind(label):
     return "quantized"
 
 
+def neighbour_references(model, inputs):
+    """For a mixture prior: each `sample` input's distance to the nearest cumulative weight,
+    and Keras's images with `z_uniform` moved just across it (the neighbouring component).
+
+    `(None, None)` for a prior without components.
+    """
+    if getattr(model.prior, "num_components", 1) == 1:
+        return None, None
+    weights, _, _ = model.prior.parameters()
+    cumulative = np.cumsum(weights, dtype=np.float32)[:-1]
+    u = inputs["z_uniform"]
+    gaps = u[:, None] - cumulative[None, :]
+    nearest = cumulative[np.argmin(np.abs(gaps), axis=1)]
+    across = np.where(u >= nearest, np.nextafter(nearest, np.float32(0)), nearest)
+    images = reference_outputs(model, "sample", {**inputs, "z_uniform": across})["images"]
+    return np.abs(u - nearest), images
+
+
 def check_export_matches_keras(
     model,
     out_dir,
@@ -163,6 +255,10 @@ def check_export_matches_keras(
         representative_data=images,
         report=False,
     )
+    for label, path in paths.items():
+        if label.startswith("tflite"):
+            assert not non_builtin_operators(path), f"{label}: {non_builtin_operators(path)}"
+            assert set(tflite_operators(path)) == set(SIGNATURES), label
     cases = []
     for batch in batch_sizes:
         inputs = example_inputs(
@@ -173,15 +269,15 @@ def check_export_matches_keras(
         np.savez(
             path, **{f"{name}/{k}": v for name, values in inputs.items() for k, v in values.items()}
         )
-        cases.append((batch, path, references))
+        cases.append((batch, path, references, neighbour_references(model, inputs["sample"])))
 
     scripts = {"saved_model": "run_saved_model.py", "onnx": "run_onnx.py"}
     processes = {}
     for label, path in paths.items():
         script = scripts.get(label, "run_tflite.py")
-        outputs = [out_dir / f"{label}_outputs_{batch}.npz" for batch, _, _ in cases]
+        outputs = [out_dir / f"{label}_outputs_{batch}.npz" for batch, *_ in cases]
         command = script_command(
-            script, path, "--inputs", *[p for _, p, _ in cases], "--outputs", *outputs
+            script, path, "--inputs", *[p for _, p, *_ in cases], "--outputs", *outputs
         )
         # All runtimes at once: each is a separate process, so they overlap.
         processes[label] = (
@@ -203,7 +299,7 @@ def check_export_matches_keras(
             continue
         kind = tolerance_kind(label)
         differences[label] = {name: {} for name in SIGNATURES}
-        for (batch, _, references), output_path in zip(cases, outputs):
+        for (batch, _, references, neighbours), output_path in zip(cases, outputs):
             with np.load(output_path) as data:
                 got = {key: data[key] for key in data.files}
             for name in SIGNATURES:
@@ -216,6 +312,10 @@ def check_export_matches_keras(
                         )
                         continue
                     error = np.abs(value - reference)
+                    distance, other = neighbours
+                    if name == "sample" and other is not None:
+                        near = distance < BOUNDARY_SLACK[kind]
+                        error[near] = np.minimum(error[near], np.abs(value - other)[near])
                     worst = float(error.max())
                     previous = differences[label][name].get(key, 0.0)
                     differences[label][name][key] = max(previous, worst)

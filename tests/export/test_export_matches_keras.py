@@ -12,6 +12,7 @@ from keras_cvae.export._signatures import random_images
 
 from tests.export.export_checks import CONFIGS
 from tests.helpers import digits
+from tests.export.export_checks import mixture_vae
 from tests.export.export_checks import tiny_vae
 from tests.export.export_checks import check_export_matches_keras
 
@@ -27,6 +28,17 @@ def test_fresh_model_every_format(config, tmp_path, images):
         "tflite_dynamic",
         "tflite_int8",
         "onnx",
+    }
+
+
+@pytest.mark.slow
+def test_mixture_prior_every_format(tmp_path, images):
+    """`sample` draws from a fitted mixture: the component from `z_uniform`, in every format."""
+    model = mixture_vae("bottleneck", "diagonal", "linear", seed=6)
+    assert model.prior.num_components == 3
+    differences = check_export_matches_keras(model, tmp_path, images)
+    assert set(differences) == {
+        "saved_model", "tflite_float32", "tflite_float16", "tflite_dynamic", "tflite_int8", "onnx",
     }
 
 

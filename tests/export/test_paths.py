@@ -141,6 +141,7 @@ def test_export_all_layout_and_report(vae, tmp_path, capsys):
     assert paths["tflite_float32"] == str(tmp_path / "out" / "tflite" / "vae_float32.tflite")
     report = json.loads((tmp_path / "out" / "export_report.json").read_text())
     assert set(report["artifacts"]) == {"saved_model", "tflite_float32"}
+    assert report["model"]["prior"] == {"type": "StandardNormalPrior"}
     entry = report["artifacts"]["tflite_float32"]
     assert entry["path"] == os.path.join("tflite", "vae_float32.tflite")
     assert entry["size_bytes"] == os.path.getsize(paths["tflite_float32"])

@@ -16,8 +16,10 @@ from keras_cvae.export._signatures import example_inputs
 from keras_cvae.export._signatures import random_images
 from keras_cvae.export._signatures import reference_outputs
 from tests.export.export_checks import SCRIPTS
+from tests.export.export_checks import non_builtin_operators
 from tests.export.export_checks import run_script
 from tests.export.export_checks import script_env
+from tests.export.export_checks import tflite_operators
 
 
 def _script_module(name):
@@ -57,7 +59,12 @@ def test_saved_model_signatures(artifacts):
         "reconstruct": ({"images": [None, 8, 8, 1]}, {"x_mean": [None, 8, 8, 1]}),
         "serving_default": ({"images": [None, 8, 8, 1]}, {"x_mean": [None, 8, 8, 1]}),
         "sample": (
-            {"z_noise": [None, 4], "pixel_noise": [None, 8, 8, 1], "temperature": [None]},
+            {
+                "z_noise": [None, 4],
+                "pixel_noise": [None, 8, 8, 1],
+                "temperature": [None],
+                "z_uniform": [None],
+            },
             {"images": [None, 8, 8, 1]},
         ),
     }
@@ -130,23 +137,31 @@ def test_wrong_inputs_onnx(artifacts):
         session.run(None, {"images": np.zeros((2, 8, 8, 1))})
 
 
-def test_sample_same_noise_same_images_everywhere(artifacts):
-    """`sample` fed the noise `vae.sample` draws gives `vae.sample`'s images, in every runtime."""
-    model, paths = artifacts
+@pytest.mark.parametrize("fixture", ["artifacts", "mixture_artifacts"])
+def test_sample_same_noise_same_images_everywhere(fixture, request):
+    """`sample` fed the noise `vae.sample` draws gives `vae.sample`'s images, in every runtime.
+
+    With the standard prior and with a fitted mixture (whose component is
+    picked by `z_uniform`).
+    """
+    model, paths = request.getfixturevalue(fixture)
     seed, temperature, n = 7, 0.8, 5
-    # VAE.sample(seed=int): z = T * N(0, I) from the pair [seed, 0]; pixel noise from
-    # the pair folded in with -1.
+    # VAE.sample(seed=int): the prior's noise N(0, I) from the pair [seed, 0] (a mixture's
+    # uniform noise from the pair folded in with the int32 1); pixel noise from the pair
+    # folded in with the int64 -1.
     pair = tf.constant([seed, 0], tf.int64)
+    fold_in = tf.random.experimental.stateless_fold_in
     z_noise = tf.random.stateless_normal((n, model.latent_dim), pair).numpy()
+    z_uniform = tf.random.stateless_uniform((n,), fold_in(pair, 1)).numpy()
     pixel_noise = tf.random.stateless_normal(
-        (n, *model.image_shape),
-        tf.random.experimental.stateless_fold_in(pair, tf.constant(-1, tf.int64)),
+        (n, *model.image_shape), fold_in(pair, tf.constant(-1, tf.int64))
     ).numpy()
     expected = model.sample(n, seed=seed, temperature=temperature, add_noise=True).numpy()
     inputs = {
         "z_noise": z_noise,
         "pixel_noise": pixel_noise,
         "temperature": np.full((n,), temperature, np.float32),
+        "z_uniform": z_uniform,
     }
     np.testing.assert_allclose(
         reference_outputs(model, "sample", inputs)["images"], expected, atol=1e-6
@@ -165,13 +180,108 @@ def test_sample_same_noise_same_images_everywhere(artifacts):
     results["onnx"] = session.run(["images"], inputs)[0]
     for runtime, images in results.items():
         np.testing.assert_allclose(images, expected, atol=1e-5, err_msg=runtime)
-    # Zero pixel noise and unit temperature: the decoder mean g(z).
+    # Zero pixel noise and unit temperature: the decoder mean g(z) at the prior's z.
     zero = {
         **inputs,
         "pixel_noise": np.zeros_like(pixel_noise),
         "temperature": np.ones((n,), np.float32),
     }
-    np.testing.assert_allclose(runner(**zero)["images"], model.decode(z_noise)[0], atol=1e-5)
+    z = model.prior.sample_from_noise(z_noise, z_uniform)
+    np.testing.assert_allclose(runner(**zero)["images"], model.decode(z)[0], atol=1e-5)
+
+
+def test_standard_prior_ignores_z_uniform(artifacts):
+    model, paths = artifacts
+    inputs = example_inputs(model, random_images(model, 4))["sample"]
+    runner = Interpreter(model_path=paths["tflite_float32"]).get_signature_runner("sample")
+    first = runner(**inputs)["images"]
+    other = runner(**{**inputs, "z_uniform": 1 - inputs["z_uniform"]})["images"]
+    np.testing.assert_array_equal(other, first)
+
+
+def test_scripts_draw_z_uniform_from_the_seed(mixture_artifacts, tmp_path):
+    """Random inputs include `z_uniform`; a file without it (written before it existed) runs."""
+    model, paths = mixture_artifacts
+    listed = run_script("run_onnx.py", paths["onnx"], "--signature", "sample").stdout
+    assert listed.splitlines()[0] == (
+        "sample: inputs {'z_noise': (-1, 4), 'pixel_noise': (-1, 8, 8, 1), "
+        "'temperature': (-1,), 'z_uniform': (-1,)}"
+    )
+    inputs = example_inputs(model, random_images(model, 3))["sample"]
+    given = {key: value for key, value in inputs.items() if key != "z_uniform"}
+    np.savez(tmp_path / "in.npz", **{f"sample/{key}": value for key, value in given.items()})
+    result = run_script(
+        "run_tflite.py", paths["tflite_float32"], "--inputs", tmp_path / "in.npz",
+        "--outputs", tmp_path / "out.npz", "--seed", 3,
+    )
+    message = f"sample: z_uniform not in {tmp_path / 'in.npz'}: drawn from --seed 3"
+    assert message in result.stdout
+    z_uniform = np.random.default_rng(3).uniform(size=3).astype(np.float32)
+    expected = reference_outputs(model, "sample", {**given, "z_uniform": z_uniform})["images"]
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out.npz")["sample/images"], expected, atol=1e-5
+    )
+
+
+def _component_means(model):
+    """`g(μ_k)` per component, `(K, pixels)`: `sample` with zero noise at `T = 1`."""
+    _, means, _ = model.prior.parameters()
+    return np.asarray(model.decode(means)[0]).reshape(len(means), -1)
+
+
+def test_mixture_sample_picks_the_keras_component(mixture_artifacts):
+    """Every runtime picks the component Keras picks, also for `z_uniform` at a boundary.
+
+    `z_noise = 0` and `pixel_noise = 0` make `sample` return `g(μ_k)`; `u` runs
+    over the cumulative weights `c_k` (component `k + 1` from `u = c_k` on)
+    and the float32 numbers next to them.
+    """
+    model, paths = mixture_artifacts
+    weights, _, _ = model.prior.parameters()
+    cumulative = np.cumsum(weights, dtype=np.float32)[:-1]
+    boundaries = np.concatenate(
+        [cumulative, np.nextafter(cumulative, 0), np.nextafter(cumulative, 1)]
+    )
+    u = np.concatenate(
+        [boundaries, np.linspace(0, 1, 41, endpoint=False), [np.nextafter(1, 0)]]
+    ).astype(np.float32)
+    n = len(u)
+    inputs = {
+        "z_noise": np.zeros((n, model.latent_dim), np.float32),
+        "pixel_noise": np.zeros((n, *model.image_shape), np.float32),
+        "temperature": np.ones((n,), np.float32),
+        "z_uniform": u,
+    }
+    expected_component = np.searchsorted(cumulative, u, side="right")
+    component_images = _component_means(model)
+    assert len(set(expected_component)) == len(weights)  # every component is picked
+    keras_images = reference_outputs(model, "sample", inputs)["images"]
+    np.testing.assert_allclose(
+        keras_images.reshape(n, -1), component_images[expected_component], atol=1e-6
+    )
+
+    runner = Interpreter(model_path=paths["tflite_float32"]).get_signature_runner("sample")
+    session = onnxruntime.InferenceSession(
+        f"{paths['onnx']}/sample.onnx", providers=["CPUExecutionProvider"]
+    )
+    sample = tf.saved_model.load(paths["saved_model"]).signatures["sample"]
+    results = {
+        "saved_model": sample(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy(),
+        "tflite": runner(**inputs)["images"],
+        "onnx": session.run(["images"], inputs)[0],
+    }
+    for runtime, images in results.items():
+        np.testing.assert_allclose(images, keras_images, atol=1e-5, err_msg=runtime)
+
+
+def test_tflite_builtin_ops_only(artifacts, mixture_artifacts):
+    """No Select-TF (Flex) or custom ops; the mixture's choice is a comparison and matmuls."""
+    for _, paths in (artifacts, mixture_artifacts):
+        assert non_builtin_operators(paths["tflite_float32"]) == {}
+    standard = set(tflite_operators(artifacts[1]["tflite_float32"])["sample"])
+    mixture = set(tflite_operators(mixture_artifacts[1]["tflite_float32"])["sample"])
+    assert "GREATER_EQUAL" in mixture and "GREATER_EQUAL" not in standard
+    assert not {"MULTINOMIAL", "RANDOM_UNIFORM", "RANDOM_STANDARD_NORMAL"} & (mixture | standard)
 
 
 def test_saved_model_cli_show_and_run(artifacts, tmp_path):
