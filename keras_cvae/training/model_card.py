@@ -93,9 +93,8 @@ def _samples_section(metadata):
         lines.append("![samples](samples.png) — decoder means `g(z)`, `z ~ N(0, I)`"
                      + _score_text(quality.get("standard")) + ".")
     if (quality.get("real_test_images") or {}).get("score"):
-        lines += ["", f"Classifier score of the real test images: "
-                      f"{quality['real_test_images']['score']:.2f} ({quality['judge']}, "
-                      f"{quality['num_samples']} samples)."]
+        lines += ["", f"Scores of {quality['num_samples']} samples by {quality['judge']}; "
+                      f"the real test images score {quality['real_test_images']['score']:.2f}."]
     return lines + [
         "",
         "![reconstructions](reconstructions.png) — test images (odd rows) and `g(f(x))` (even rows).",
