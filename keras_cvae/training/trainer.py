@@ -189,6 +189,7 @@ def model_config(model, overrides, seed, synchronized):
                            ("build_config", "compile_config", "dtype"))
     vae = config["config"]
     vae["seed"] = seed
+    vae.pop("prior", None)  # training starts from N(0, I); the prior is fitted afterwards
     vae.update({key: overrides[key] for key in (*VAE_OVERRIDES, "kl_warmup_steps")
                 if key in overrides})
     encoder = vae["encoder"]["config"]

@@ -7,6 +7,9 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Scripts run in processes of their own: importing one (as `--doctest-modules`
+# would, to look for examples) configures logical devices in the test process.
+collect_ignore = ["two_replicas.py", "multi_worker.py", "resumable_run.py"]
 
 
 def run_script(name, *args, timeout=300, env=None):

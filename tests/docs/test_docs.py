@@ -315,11 +315,16 @@ def test_the_zoo_table_is_the_recorded_metrics():
         if not name or not os.path.exists(ROOT / "zoo" / name.group(1) / "model.weights.h5"):
             continue
         metadata = read_metadata(name.group(1))
-        metrics = metadata["metrics"]
+        metrics, quality = metadata["metrics"], metadata["sample_quality"]
         assert number(cells[5]) == round(metrics["negative_elbo_nats"], 2), row
         assert number(cells[6]) == round(metrics["nll_nats"], 2), row
         assert number(cells[7]) == round(metrics["bits_per_dim"], 3), row
-        assert cells[8].startswith(f"{metadata['training']['train_seconds']:.0f} s"), row
+        assert number(cells[8]) == round(metrics["standard_prior"]["bits_per_dim"], 3), row
+        fitted, standard = (number(text) for text in cells[9].split("/"))
+        assert (fitted, standard) == (round(quality["fitted"]["score"], 2),
+                                      round(quality["standard"]["score"], 2)), row
+        assert number(cells[10]) == round(quality["fitted"]["nearest_distance_ratio"], 2), row
+        assert cells[11].startswith(f"{metadata['training']['train_seconds']:.0f} s"), row
         assert cells[4] == f"{metadata['weights']['size_bytes'] / 1e6:.1f} MB", row
         params, unit = cells[3].split()
         scale = {"K": 1e3, "M": 1e6}[unit]

@@ -15,19 +15,22 @@ from tests.helpers import tiny_vae
 def fitted():
     """The pretrained digits_basic with a 10-component prior fitted to its training codes."""
     vae = keras_cvae.VAE.from_preset("digits_basic")
-    before = np.asarray(vae.sample(8, seed=3))
-    vae.fit_prior(digits("train"), num_components=10, seed=0)
+    before = np.asarray(vae.sample(8, seed=3, prior="standard"))
+    vae.fit_prior(digits("train"), num_components=4, seed=0)
     return vae, before
 
 
 def test_a_model_starts_with_the_standard_prior_and_presets_without_one_load_with_it():
-    vae = keras_cvae.VAE.from_preset("digits_basic")
-    assert isinstance(vae.prior, StandardNormalPrior) and vae.prior.latent_dim == 16
+    assert isinstance(tiny_vae().prior, StandardNormalPrior)
+    config = keras_cvae.zoo.read_config("mnist_basic")  # written before priors existed
+    assert "prior" not in config["config"]
+    vae = keras_cvae.VAE.from_preset("mnist_basic", load_weights=False)
+    assert isinstance(vae.prior, StandardNormalPrior) and vae.prior.latent_dim == 32
 
 
 def test_fit_prior_replaces_the_prior_and_keeps_the_standard_one_at_hand(fitted):
     vae, before = fitted
-    assert isinstance(vae.prior, GaussianMixturePrior) and vae.prior.num_components == 10
+    assert isinstance(vae.prior, GaussianMixturePrior) and vae.prior.num_components == 4
     np.testing.assert_array_equal(np.asarray(vae.sample(8, seed=3, prior="standard")), before)
     assert not np.allclose(np.asarray(vae.sample(8, seed=3)), before)
     np.testing.assert_array_equal(np.asarray(vae.sample(8, seed=3, prior="fitted")),
