@@ -4,8 +4,10 @@ import keras
 from keras import ops
 
 from keras_cvae.layers import PaddedConv
-from keras_cvae.validation import check_positive_int
 from keras_cvae.models.conv_net_config import as_conv_net
+from keras_cvae.validation import check_choice
+from keras_cvae.validation import check_number
+from keras_cvae.validation import check_positive_int
 
 POSTERIORS = ("diagonal", "full")
 
@@ -44,13 +46,8 @@ class GaussianEncoder(keras.layers.Layer):
     def __init__(self, latent_dim, conv_net, posterior="diagonal", min_scale=1e-4, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
-        if posterior not in POSTERIORS:
-            raise ValueError(
-                f"Invalid value for argument `posterior`. Expected one of {POSTERIORS}. "
-                f"Received: posterior={posterior!r}"
-            )
-        self.posterior = posterior
-        self.min_scale = float(min_scale)
+        self.posterior = check_choice("posterior", posterior, POSTERIORS)
+        self.min_scale = check_number("min_scale", min_scale, minimum=0, minimum_inclusive=False)
         self.conv_net = as_conv_net(conv_net)
         z = self.latent_dim
         # === Layers ===
