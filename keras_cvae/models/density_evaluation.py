@@ -76,7 +76,12 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
             priors=[model._prior(prior) for prior in priors])
         return ops.stack(elbos), log_likelihoods
 
-    progress = keras.utils.Progbar(total, unit_name="batch") if verbose else None
+    progress = None
+    if verbose:
+        print(f"Evaluating: negative ELBO and importance-weighted NLL (K = {num_samples})"
+              + (", under the fitted prior and under N(0, I)" if len(priors) > 1 else ""),
+              flush=True)
+        progress = keras.utils.Progbar(total, unit_name="batch")
     elbos, log_likelihoods = [], []
     for index, images in enumerate(dataset):
         if levels is not None:

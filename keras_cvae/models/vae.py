@@ -17,6 +17,7 @@ from keras_cvae.models.gaussian_decoder import GaussianDecoder
 from keras_cvae.models.gaussian_encoder import GaussianEncoder
 from keras_cvae.models.latent_prior import LatentPrior
 from keras_cvae.models.latent_prior_fitting import fitted_mixture_prior
+from keras_cvae.models.progress_bar import BatchProgbarLogger
 from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.models.image_checks import check_training_data
 from keras_cvae.models import interpolation
@@ -311,6 +312,8 @@ class VAE(keras.Model):
         """Keras's `fit`, after checking the images; stops at a NaN or infinite loss, with a warning."""
         check_training_data(x, self.image_shape)
         callbacks = [*(kwargs.pop("callbacks", None) or []), keras.callbacks.TerminateOnNaN()]
+        if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
+            callbacks.append(BatchProgbarLogger())  # counts batches, ends at its total
         history = super().fit(x, y, *args, callbacks=callbacks, **kwargs)
         _warn_if_diverged(history)
         return history
