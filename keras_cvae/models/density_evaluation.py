@@ -48,7 +48,7 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
     """
     if isinstance(data, tf.data.Dataset):
         dataset = images_only(data)
-        total = None
+        total = int(dataset.cardinality()) if int(dataset.cardinality()) >= 0 else None
     else:
         array = np.asarray(data, "float32")
         dataset = tf.data.Dataset.from_tensor_slices(array).batch(batch_size)
@@ -91,6 +91,8 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         log_likelihoods.append(np.asarray(log_likelihood, np.float64))
         if progress is not None:
             progress.add(1)
+    if progress is not None and total is None:
+        progress.update(len(elbos), finalize=True)  # ends the bar's line
     elbo = np.concatenate(elbos, axis=1)
     log_likelihood = np.concatenate(log_likelihoods, axis=1)
     results = _summary(model, elbo[0], log_likelihood[0], levels)

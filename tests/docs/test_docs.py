@@ -58,7 +58,7 @@ HISTORY = re.compile(
 # Python blocks that train or evaluate for long: (page, text in the block) -> replacements,
 # each of which must apply. Every other block runs as written.
 PYTHON_SUBSTITUTIONS = {
-    ("README.md", "vae.fit(train"): [("epochs=20", "epochs=1"), ("num_samples=100", "num_samples=2")],
+    ("README.md", "vae.fit(train"): [("epochs=40)", "epochs=1)"), ("num_samples=100", "num_samples=2")],
     ("distributed.md", "kd.configure"): [("epochs=50", "epochs=1"),
                                           ("(1024, 28, 28, 1)", "(64, 28, 28, 1)")],
 }
