@@ -1,13 +1,31 @@
-"""Image sources backed by a directory of PNG/JPEG files.
+"""Image sources backed by a folder of PNG/JPEG files.
 
-Splits: if the directory has a `train/` and/or `test/` subdirectory, those
-are the splits and each reads its subdirectory. Otherwise the only split is
-`"train"`, holding every image under the directory. Files are found
-recursively (`*.png`, `*.jpg`, `*.jpeg`, any case) and read in sorted path
-order. Images decode to 8-bit (256 intensity levels); an alpha channel is
-dropped.
+Layouts, as people have them (`folder_source`):
+
+- `train/` and `test/` subfolders: each split reads its own subfolder.
+- Anything else — a flat folder of images, or class folders such as
+  `cats/1.png`, `dogs/7.png` — is split by file name (`split_of`): a file
+  belongs to `"test"` when the SHA-1 of its path relative to the folder
+  (UTF-8, `/` separators), read as a big-endian integer, modulo 100 is below
+  `TEST_PERCENT` (10); every other file belongs to `"train"`. About 10% of the
+  images test. The split is deterministic and decided by each file alone:
+  adding, removing or renaming other images never moves a file between splits.
+
+Files are found recursively (`*.png`, `*.jpg`, `*.jpeg`, any case; class
+folders may nest, also under `train/` and `test/`; their names, the labels,
+are ignored) and read in sorted path order. Hidden files and folders (names
+starting with `.`, such as macOS's `._x.png`) are skipped. Images decode to
+8-bit (256 intensity levels); an alpha channel is dropped.
+
+Sizes: every file of the split is checked before any pipeline is built, so a
+file TensorFlow cannot read is named at once. With an `image_size`, an image of
+another size is refused with its file, its size and the expected one, unless
+`resize=True` (then sizes may differ; `keras_cvae.datasets.load` center-crops
+and resizes each image). Without an `image_size`, all images must share one size.
 """
 
+import functools
+import hashlib
 import os
 import re
 
@@ -17,41 +35,32 @@ from keras_cvae.datasets.image_source import ImageSource
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 SPLITS = ("train", "test")
+# The share (in percent) of a flat folder's images in the "test" split.
+TEST_PERCENT = 10
 
 
-def folder_source(directory, split, channels=None, check_sizes=True):
-    """Returns the `ImageSource` of one split of an image directory.
+def folder_source(directory, split, channels=None, image_size=None, resize=False):
+    """Returns the `ImageSource` of one split of an image folder.
 
     Args:
-        directory: str. An existing directory.
-        split: str. `"train"` or `"test"` (see the module docstring).
+        directory: str. An existing folder (layouts in the module docstring).
+        split: str. `"train"` or `"test"`: the subfolder of that name if the
+            folder has `train/` or `test/`, else the files that `split_of`
+            assigns to it (about 90% and 10%).
         channels: int or None. 1 or 3 to convert while decoding; `None`
             keeps the first image's (grayscale -> 1, color -> 3).
-        check_sizes: bool. Whether to read the size of every file (a JPEG's
-            from its header, another image by decoding it) and raise if the
-            images differ in size. Pass `False` when resizing anyway.
+        image_size: tuple or None. `(height, width)` every image must have
+            (unless `resize`). `None`: the images must share one size.
+        resize: bool. Accept images of any size (to be resized by the
+            caller); the source's height and width are then `None` unless
+            all images share one size.
     """
     root = os.path.abspath(os.path.expanduser(os.fspath(directory)))
-    subsplits = [s for s in SPLITS if os.path.isdir(os.path.join(root, s))]
-    available = subsplits or ["train"]
-    if split not in available:
-        raise ValueError(
-            f"Unknown split for image directory '{root}'. Expected one of "
-            f"{available} (subdirectories named 'train'/'test' define the "
-            f"splits, otherwise all images form 'train'). Received: split={split!r}"
-        )
-    split_dir = os.path.join(root, split) if subsplits else root
-    files = list_images(split_dir)
-    if not files:
-        raise ValueError(
-            f"Expected PNG or JPEG files ({', '.join(EXTENSIONS)}) under "
-            f"'{split_dir}'. Received: a directory without any."
-        )
+    files = _split_files(root, split)
+    shapes = [image_shape(path) for path in files]
     if channels is None:
-        channels = 1 if image_shape(files[0])[-1] <= 2 else 3
-    height = width = None
-    if check_sizes:
-        height, width = _uniform_size(files, split_dir)
+        channels = 1 if shapes[0][-1] <= 2 else 3
+    height, width = _checked_size(files, shapes, root, image_size, resize)
 
     def make_dataset():
         def decode(path):
@@ -70,12 +79,34 @@ def folder_source(directory, split, channels=None, check_sizes=True):
     return ImageSource(root, split, (height, width, channels), 256, len(files), make_dataset)
 
 
+def split_of(relative_path):
+    """`"test"` or `"train"`: the split of a file of a folder without `train/`/`test/`.
+
+    A file is in `"test"` when the SHA-1 of its path relative to the folder
+    (UTF-8, `/` separators), read as a big-endian integer, modulo 100 is below
+    `TEST_PERCENT` (10), so about 10% of the images test. Each file's split
+    depends on its own path only.
+
+    Example:
+
+    >>> from keras_cvae.datasets.folder import split_of
+    >>> split_of("cats/0001.png"), split_of("0012.png")
+    ('train', 'test')
+    """
+    name = relative_path.replace(os.sep, "/").encode("utf-8")
+    digest = int.from_bytes(hashlib.sha1(name).digest(), "big")
+    return "test" if digest % 100 < TEST_PERCENT else "train"
+
+
 def list_images(directory):
-    """Returns the sorted paths of the PNG/JPEG files under `directory`."""
+    """Returns the sorted paths of the PNG/JPEG files under `directory`, hidden ones skipped."""
     paths = []
-    for parent, _, names in os.walk(directory, followlinks=True):
+    for parent, folders, names in os.walk(directory, followlinks=True):
+        folders[:] = [f for f in folders if not f.startswith(".")]
         paths.extend(
-            os.path.join(parent, n) for n in names if n.lower().endswith(EXTENSIONS)
+            os.path.join(parent, n)
+            for n in names
+            if n.lower().endswith(EXTENSIONS) and not n.startswith(".")
         )
     return sorted(paths)
 
@@ -86,8 +117,15 @@ def image_shape(path):
     A JPEG's shape is read from its header (`tf.io.extract_jpeg_shape`);
     another image (PNG, and the GIF or BMP that `tf.io.decode_image` also
     reads) is decoded. A file TensorFlow cannot read as an image raises a
-    ValueError naming it.
+    ValueError naming it. Shapes are remembered while the file is unchanged.
     """
+    stat = os.stat(path)
+    return _image_shape(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2**16)
+def _image_shape(path, mtime_ns, size):
+    del mtime_ns, size  # the cache key: a changed file is read again
     contents = tf.io.read_file(path)
     try:
         if tf.io.is_jpeg(contents):
@@ -104,17 +142,72 @@ def image_shape(path):
     return tuple(int(d) for d in shape)
 
 
-def _uniform_size(files, split_dir):
-    first_size = image_shape(files[0])[:2]
-    for path in files[1:]:
-        size = image_shape(path)[:2]
-        if size != first_size:
+def _split_files(root, split):
+    """The sorted image paths of `split` (see the module docstring), or a ValueError naming the folder."""
+    if split not in SPLITS:
+        raise ValueError(
+            f"Unknown split for image folder '{root}'. Expected one of {list(SPLITS)} "
+            "(train/ and test/ subfolders, or else a split by file name). "
+            f"Received: split={split!r}"
+        )
+    subfolders = [s for s in SPLITS if os.path.isdir(os.path.join(root, s))]
+    if subfolders:
+        split_dir = os.path.join(root, split)
+        if split not in subfolders:
             raise ValueError(
-                f"Expected images of one size in '{split_dir}', or an "
-                "`image_size` to resize them to. Received: "
-                f"'{os.path.relpath(files[0], split_dir)}' of size "
-                f"{first_size[0]}x{first_size[1]} and "
-                f"'{os.path.relpath(path, split_dir)}' of size "
-                f"{size[0]}x{size[1]}. Pass image_size=(height, width)."
+                f"Expected a '{split}' subfolder in '{root}', which has a "
+                f"'{subfolders[0]}' one: train/ and test/ subfolders are the splits. "
+                f"Received: no folder '{split_dir}'. Add it, or move the images up "
+                f"to split them by file name ({TEST_PERCENT}% test)."
             )
-    return first_size
+        files = list_images(split_dir)
+        if not files:
+            raise _no_images(split_dir)
+        return files
+    files = list_images(root)
+    if not files:
+        raise _no_images(root)
+    chosen = [path for path in files if split_of(os.path.relpath(path, root)) == split]
+    if not chosen:
+        raise ValueError(
+            f"Expected images in the '{split}' split of '{root}'. Received: none of its "
+            f"{len(files)} images falls in it (a folder without train/ and test/ "
+            f"subfolders puts a file in 'test' when the SHA-1 of its path is 0-{TEST_PERCENT - 1} "
+            "modulo 100). Add images, or put them in train/ and test/ subfolders."
+        )
+    return chosen
+
+
+def _no_images(directory):
+    return ValueError(
+        f"Expected PNG or JPEG files ({', '.join(EXTENSIONS)}) under '{directory}'. "
+        "Received: a folder without any."
+    )
+
+
+def _checked_size(files, shapes, root, image_size, resize):
+    """`(height, width)` of all images (`None`s if they differ and `resize`); else a ValueError."""
+    sizes = [shape[:2] for shape in shapes]
+    if resize:
+        return sizes[0] if len(set(sizes)) == 1 else (None, None)
+    expected = tuple(image_size) if image_size is not None else sizes[0]
+    wrong = [i for i, size in enumerate(sizes) if size != expected]
+    if not wrong:
+        return expected
+    path, size = os.path.relpath(files[wrong[0]], root), sizes[wrong[0]]
+    more = f" (and {len(wrong) - 1} more of another size)" if len(wrong) > 1 else ""
+    if image_size is None:
+        raise ValueError(
+            f"Expected images of one size in '{root}', or an `image_size` and "
+            f"resize=True to resize them. Received: '{os.path.relpath(files[0], root)}' of size "
+            f"{_size(expected)} and '{path}' of size {_size(size)}{more}."
+        )
+    raise ValueError(
+        f"Expected images of size {_size(expected)} (height x width, the `image_size`) in "
+        f"'{root}'. Received: '{path}' of size {_size(size)}{more}. Pass resize=True "
+        f"(--resize) to center-crop and resize them to {_size(expected)}."
+    )
+
+
+def _size(size):
+    return f"{size[0]}x{size[1]}"

@@ -54,6 +54,27 @@ def resize(image, image_size, levels):
     return _round_like(resized, image.dtype)
 
 
+def check_size(image, image_size, name):
+    """`image`, with a check in the pipeline that it is `image_size` `(height, width)`.
+
+    For datasets whose images vary in size (the size is known only per
+    image): a mismatch fails the pipeline with the dataset's name and the
+    expected size, instead of a silent resize.
+    """
+    height, width = image_size
+    size = tf.shape(image)[:2]
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.equal(size, [height, width])),
+        [f"Expected images of size {height}x{width} (height x width, the `image_size`) in "
+         f"dataset {name}, whose images vary in size; pass resize=True (--resize) to "
+         "center-crop and resize them. Received: an image of (height, width)", size],
+    )
+    with tf.control_dependencies([check]):
+        image = tf.identity(image)
+    image.set_shape((height, width, image.shape[-1]))
+    return image
+
+
 def to_unit_interval(levels_batch, levels, noise_seed=None):
     """Maps integer levels `v` to float32 in [0, 1].
 

@@ -34,20 +34,34 @@ def load(
     drop_remainder=False,
     with_info=False,
     cache=True,
+    resize=False,
 ):
     """Loads an image dataset as float32 images in [0, 1], without labels.
 
     `name` is resolved in this order: `"digits"` (scikit-learn's 8x8 digits,
     17 levels, prepared as a TFDS dataset on first use, no download); a path
     (containing a separator or starting with `.` or `~`, or a `PathLike`) to
-    a directory of PNG/JPEG images (see `keras_cvae.datasets.folder`); a
-    TFDS dataset name such as `"mnist"`, which must already be prepared
+    a folder of PNG/JPEG images; a TFDS dataset name such as `"mnist"`, which must already be prepared
     (nothing is downloaded: a missing dataset raises `FileNotFoundError`
     at once, saying how to get it); finally a bare name that is an existing
     directory.
 
-    The pipeline is: decode, convert channels, resize, `cache`, `shuffle`,
-    `batch`, map levels `v` to `v / (L - 1)` (or dequantize), `prefetch`.
+    A folder of images (`keras_cvae.datasets.folder`) is read recursively
+    (class folders are fine; their names are ignored). Its `train/` and
+    `test/` subfolders are the splits; a folder without them is split by file
+    name: a file is in `"test"` when the SHA-1 of its path relative to the
+    folder (UTF-8, `/` separators), as a big-endian integer, modulo 100 is
+    below 10 (`folder.split_of`) — about 10% test, deterministic, and stable
+    when images are added. Every file is checked first: one TensorFlow cannot
+    read, or (without `resize`) one of another size, is named in the error.
+
+    Sizes: with an `image_size`, images must have that size; another size is
+    refused (naming both sizes) unless `resize=True`. Without one, the
+    dataset's own size is kept (a folder's images must share one size).
+
+    The pipeline is: decode, convert channels, resize (with `resize`),
+    `cache`, `shuffle`, `batch`, map levels `v` to `v / (L - 1)` (or
+    dequantize), `prefetch`.
 
     Args:
         name: str or os.PathLike. The dataset (see above).
@@ -69,8 +83,8 @@ def load(
             (TFDS datasets are also looked for in `$TFDS_DATA_DIR` or
             `~/tensorflow_datasets`).
         image_size: int, tuple or None. `(height, width)` (or one int for a
-            square) to center-crop to that aspect ratio and resize to,
-            rounding back to the integer levels. Defaults to `None`.
+            square) the images must have, or, with `resize`, are resized to.
+            Defaults to `None` (the dataset's own size).
         channels: int or None. 1 or 3 to convert grayscale/RGB. Defaults to
             `None` (the dataset's own; alpha channels are dropped).
         drop_remainder: bool. Whether to drop the last smaller batch. Only
@@ -80,6 +94,10 @@ def load(
         cache: bool or str. Whether to cache the decoded images (as
             integer levels) in memory, or a file path to cache to.
             Defaults to `True`.
+        resize: bool. Whether images of another size than `image_size` are
+            center-cropped to its aspect ratio and resized to it (bilinear,
+            antialiased, rounded back to the integer levels) instead of
+            refused. Needs an `image_size`. Defaults to `False`.
 
     Returns:
         A `tf.data.Dataset` of float32 images `(H, W, C)` (batched:
@@ -91,17 +109,20 @@ def load(
     ...     "digits", "train", batch_size=32, with_info=True)
     >>> next(iter(ds)).shape, info.intensity_levels
     (TensorShape([32, 8, 8, 1]), 17)
+    >>> ds = keras_cvae.datasets.load("digits", "test", image_size=16, resize=True)
+    >>> next(iter(ds)).shape
+    TensorShape([16, 16, 1])
     """
     _check_load_arguments(batch_size, seed, cache)
     image_size = _standardize_image_size(image_size)
-    source, info_ = _resolve(name, split, data_dir, image_size, channels)
+    source, info_ = _resolve(name, split, data_dir, image_size, channels, resize)
     levels = info_.intensity_levels
     if dequantize and levels is None:
         raise ValueError(
             f"Cannot dequantize dataset '{info_.name}': its images are not "
             "discrete (intensity_levels=None). Received: dequantize=True"
         )
-    dataset = _decoded(source, info_, image_size)
+    dataset = _decoded(source, info_, image_size if resize else None)
     if cache:
         dataset = dataset.cache("" if cache is True else cache)
     if shuffle:
@@ -121,14 +142,20 @@ def _check_load_arguments(batch_size, seed, cache):
         raise invalid("cache", "a bool or a file path", cache)
 
 
-def _decoded(source, info_, image_size):
-    """The source's images as integer levels with `info_`'s channels and `image_size`."""
+def _decoded(source, info_, resize_to):
+    """The source's images as integer levels with `info_`'s channels and size.
+
+    Resized to `resize_to` if given; else, where the source's size varies,
+    each image is checked to have `info_`'s size.
+    """
 
     def preprocess(image):
         image = image_ops.drop_alpha(image)
         image = image_ops.convert_channels(image, info_.image_shape[-1])
-        if image_size is not None:
-            image = image_ops.resize(image, image_size, info_.intensity_levels)
+        if resize_to is not None:
+            image = image_ops.resize(image, resize_to, info_.intensity_levels)
+        elif None in source.image_shape[:2]:
+            image = image_ops.check_size(image, info_.image_shape[:2], source.name)
         return image
 
     dataset = source.make_dataset().map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
@@ -154,7 +181,7 @@ def _to_unit_interval(dataset, levels, dequantize, seed):
     )
 
 
-def info(name, split="train", data_dir=None, image_size=None, channels=None):
+def info(name, split="train", data_dir=None, image_size=None, channels=None, resize=False):
     """Returns the `DatasetInfo` that `load` would report, without a pipeline.
 
     Args:
@@ -163,20 +190,22 @@ def info(name, split="train", data_dir=None, image_size=None, channels=None):
         split: str. The split. Defaults to `"train"`.
         data_dir: str or None. TFDS data directory, as for `load`. Defaults
             to `None`.
-        image_size: int, tuple or None. Target size, as for `load`. Defaults
-            to `None`.
+        image_size: int, tuple or None. The size the images must have (or,
+            with `resize`, are resized to), as for `load`. Defaults to `None`.
         channels: int or None. Target channels, 1 or 3. Defaults to `None`.
+        resize: bool. Resize images of another size, as for `load`.
+            Defaults to `False`.
 
     Returns:
         A `keras_cvae.datasets.DatasetInfo`.
 
     Example:
 
-    >>> keras_cvae.datasets.info("digits", image_size=16)
+    >>> keras_cvae.datasets.info("digits", image_size=16, resize=True)
     DatasetInfo(name='digits', split='train', image_shape=(16, 16, 1), intensity_levels=17, num_examples=1437)
     """
     image_size = _standardize_image_size(image_size)
-    return _resolve(name, split, data_dir, image_size, channels)[1]
+    return _resolve(name, split, data_dir, image_size, channels, resize)[1]
 
 
 def as_array_if_small(dataset, info, image_shape, max_values=2**26):
@@ -193,7 +222,7 @@ def as_array_if_small(dataset, info, image_shape, max_values=2**26):
     return np.concatenate(list(images_only(dataset).as_numpy_iterator()))
 
 
-def _resolve(name, split, data_dir, image_size, channels):
+def _resolve(name, split, data_dir, image_size, channels, resize):
     if not isinstance(name, (str, os.PathLike)):
         raise invalid("name", "a dataset name or a directory path", name)
     if not isinstance(split, str):
@@ -201,15 +230,21 @@ def _resolve(name, split, data_dir, image_size, channels):
     if isinstance(channels, bool):  # True == 1, but not a number of channels
         raise invalid("channels", "one of None, 1, 3", channels)
     check_choice("channels", channels, CHANNELS)
-    source = _source(name, split, data_dir, image_size, channels)
+    if not isinstance(resize, bool):
+        raise invalid("resize", "a bool", resize)
+    if resize and image_size is None:
+        raise ValueError(
+            "Expected an `image_size` to resize to. Received: resize=True and image_size=None"
+        )
+    source = _source(name, split, data_dir, image_size, channels, resize)
     height, width, native_channels = source.image_shape
     if image_size is None and (height is None or width is None):
         raise ValueError(
             f"Expected images of one size in dataset '{source.name}', or an "
-            f"`image_size`. Received: images of shape {source.image_shape}. "
-            "Pass image_size=(height, width)."
+            f"`image_size` and resize=True. Received: images of shape {source.image_shape}."
         )
     if image_size is not None:
+        _check_size(source, image_size, resize)
         height, width = image_size
     if channels is None:
         channels = 1 if native_channels <= 2 else 3
@@ -222,7 +257,20 @@ def _resolve(name, split, data_dir, image_size, channels):
     )
 
 
-def _source(name, split, data_dir, image_size, channels):
+def _check_size(source, image_size, resize):
+    """Refuses a dataset whose known size is not `image_size`, unless `resize`."""
+    size = tuple(source.image_shape[:2])
+    if resize or None in size or size == tuple(image_size):
+        return
+    raise ValueError(
+        f"Expected images of size {image_size[0]}x{image_size[1]} (height x width, the "
+        f"`image_size`). Received: dataset '{source.name}' of size {size[0]}x{size[1]}. "
+        f"Pass resize=True (--resize) to center-crop and resize them to "
+        f"{image_size[0]}x{image_size[1]}."
+    )
+
+
+def _source(name, split, data_dir, image_size, channels, resize):
     path = os.path.expanduser(os.fspath(name))
     looks_like_path = (
         isinstance(name, os.PathLike)
@@ -232,7 +280,7 @@ def _source(name, split, data_dir, image_size, channels):
     )
     if name == tfds_source.DIGITS:
         return tfds_source.digits_source(split, data_dir)
-    folder_args = dict(channels=channels, check_sizes=image_size is None)
+    folder_args = dict(channels=channels, image_size=image_size, resize=resize)
     if looks_like_path and os.path.isdir(path):
         return folder.folder_source(path, split, **folder_args)
     try:

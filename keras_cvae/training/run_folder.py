@@ -3,7 +3,10 @@
 A run folder holds `run.json` (the run's `TrainingConfig`), TensorBoard logs in
 `logs/`, a sample grid per epoch in `samples/`, a backup after every epoch in
 `backup/` and, once finished, `metrics.json`. Running the same training again
-resumes from the backup; a finished run is not trained twice.
+resumes from the backup; a finished run is not trained twice. `run.json` is
+written only when training is about to start (`check_run`, then `start_run`):
+a run that fails on its data or model leaves nothing that blocks the corrected
+command.
 """
 
 import json
@@ -21,23 +24,26 @@ LOG_DIR = "logs"
 SAMPLES_DIR = "samples"
 
 
-def start_run(run_dir, arguments, overwrite, preset_dir):
-    """Checks or starts `run_dir`; returns the metadata of an identical finished run, else None.
+def check_run(run_dir, arguments, overwrite, preset_dir):
+    """Checks `run_dir` without writing; returns the metadata of an identical finished run, else None.
+
+    Raises a `FileExistsError` for a run folder holding a run with other
+    arguments, or a folder that is not a run, unless `overwrite`. Nothing is
+    written or removed: `start_run` does that once the run's data and model
+    are ready, so a run that fails before training leaves the folder as it
+    was (and the corrected command is not refused).
 
     Args:
         run_dir: str. The run folder.
         arguments: dict. What defines the run (recorded in `run.json`).
-        overwrite: bool. Discard the run's logs, images, backups and metrics.
-            The previous preset stays until the new one replaces it (saving a
-            preset is atomic), so a run that fails loses nothing.
+        overwrite: bool. The run will start afresh: no check.
         preset_dir: str. Where the run writes its preset.
     """
     run_file = os.path.join(run_dir, RUN_FILE)
-    arguments = json.loads(json.dumps(arguments))  # as run.json records them
     if overwrite:
-        _discard_run(run_dir)
-    elif os.path.exists(run_file):
-        _check_same_run(run_dir, read_json(run_file, "run file"), arguments)
+        return None
+    if os.path.exists(run_file):
+        _check_same_run(run_dir, read_json(run_file, "run file"), _as_recorded(arguments))
         if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and os.path.exists(preset_dir):
             return read_metadata(preset_dir)
     elif os.path.isdir(run_dir) and os.listdir(run_dir):
@@ -45,13 +51,33 @@ def start_run(run_dir, arguments, overwrite, preset_dir):
             f"The run folder {run_dir} exists and is not a keras_cvae run (no {RUN_FILE}): "
             "pass --overwrite (overwrite=True) or choose another folder."
         )
-    write_json(run_file, arguments)
     return None
+
+
+def start_run(run_dir, arguments, overwrite):
+    """Starts (or continues) the run in `run_dir`, checked by `check_run`: writes `run.json`.
+
+    Call it when training is about to start (data loaded, model built).
+
+    Args:
+        run_dir: str. The run folder; created if missing.
+        arguments: dict. What defines the run (recorded in `run.json`).
+        overwrite: bool. Discard the run's logs, images, backups and metrics.
+            The previous preset stays until the new one replaces it (saving a
+            preset is atomic), so a run that fails loses nothing.
+    """
+    if overwrite:
+        _discard_run(run_dir)
+    write_json(os.path.join(run_dir, RUN_FILE), _as_recorded(arguments))
 
 
 def finish_run(run_dir, metrics):
     """Writes `metrics.json`: last, since a run with metrics is finished."""
     write_json(os.path.join(run_dir, METRICS_FILE), metrics)
+
+
+def _as_recorded(arguments):
+    return json.loads(json.dumps(arguments))  # as run.json records them
 
 
 def _discard_run(run_dir):

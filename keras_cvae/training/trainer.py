@@ -11,6 +11,7 @@ backs up after every epoch (training again resumes) and ends by writing
 
 import copy
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -78,17 +79,19 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
     config = config.resolved()
     if not config.dataset:
         raise ValueError(f"The preset folder {config.preset} records no dataset: pass --dataset.")
+    on_start = None
     if run_dir is not None:
-        finished = run_folder.start_run(
-            run_dir, {**config.to_json(), "preset_dir": os.path.abspath(preset_dir)}, overwrite,
-            preset_dir)
+        arguments = {**config.to_json(), "preset_dir": os.path.abspath(preset_dir)}
+        finished = run_folder.check_run(run_dir, arguments, overwrite, preset_dir)
         if finished is not None:
             if verbose:
                 print(f"The run in {run_dir} has finished already: nothing to train "
                       "(--overwrite starts it afresh).")
             return finished
+        # Once the data loaded and the model built: a failure before leaves no run.json.
+        on_start = functools.partial(run_folder.start_run, run_dir, arguments, overwrite)
     base = VAE.from_preset(config.preset, load_weights=False)
-    fitted = _fit(config, base, run_dir, verbose)
+    fitted = _fit(config, base, run_dir, verbose, on_start)
     if fitted is None:  # a non-chief worker: the chief writes the preset
         return None
     model, data, training_record = fitted
@@ -113,8 +116,12 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
 # === Training ===
 
 
-def _fit(config, base, run_dir, verbose):
-    """Trains a fresh copy of `base`; returns `(model, data, training record)`, or None off-chief."""
+def _fit(config, base, run_dir, verbose, on_start=None):
+    """Trains a fresh copy of `base`; returns `(model, data, training record)`, or None off-chief.
+
+    `on_start` (the run folder's `start_run`) is called once the data loaded
+    and the model compiled, just before training.
+    """
     previous_policy = keras.mixed_precision.global_policy()
     strategy = distribute.configure(config.strategy or tf.distribute.get_strategy(),
                                     config.mixed_precision)
@@ -131,6 +138,8 @@ def _fit(config, base, run_dir, verbose):
                 config.learning_rate, config.epochs * data.steps_per_epoch)
             model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=config.jit_compile,
                           steps_per_execution=recommended_steps_per_execution(base.image_shape))
+        if on_start is not None:
+            on_start()
         callbacks, initial_epoch = _callbacks(config, run_dir, strategy, data, verbose)
         start = time.time()
         model.fit(data.train, epochs=config.epochs, validation_data=data.validation,
@@ -216,6 +225,7 @@ def _training_record(config, overrides, strategy, initial_epoch, train_seconds):
         "schedule": "cosine decay to 0", "optimizer": "adam", "overrides": overrides,
         "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
         "jit_compile": config.jit_compile, "mixed_precision": config.mixed_precision,
+        "resize_images": config.resize_images,
         "resumed_from_epoch": initial_epoch,
         "batchnorm": "recalibrated on the full dequantized training split",
         "train_seconds": round(train_seconds, 1),
@@ -227,7 +237,9 @@ def _training_record(config, overrides, strategy, initial_epoch, train_seconds):
 
 
 def _load_data(config, image_shape, drop_remainder):
-    load = {"data_dir": config.data_dir, "image_size": image_shape[:2], "channels": image_shape[-1]}
+    """The splits at the preset's image size: other sizes refused unless `config.resize_images`."""
+    load = {"data_dir": config.data_dir, "image_size": image_shape[:2], "channels": image_shape[-1],
+            "resize": config.resize_images}
     train_data, train_info = datasets.load(
         config.dataset, "train", batch_size=config.batch_size, dequantize=True, shuffle=True,
         seed=config.seed, drop_remainder=drop_remainder, with_info=True, **load)
@@ -269,7 +281,8 @@ def _recalibrated_copy(config, base, model, data):
     shape = trained.image_shape
     recalibration_data = datasets.load(
         config.dataset, "train", batch_size=256, dequantize=True, seed=config.seed,
-        data_dir=config.data_dir, image_size=shape[:2], channels=shape[-1])
+        data_dir=config.data_dir, image_size=shape[:2], channels=shape[-1],
+        resize=config.resize_images)
     # One dequantized copy, so that every BatchNorm sees the same images (the
     # pipeline draws fresh noise on each pass); a large dataset stays a pipeline.
     recalibration_data = datasets.as_array_if_small(recalibration_data, data.train_info, shape)
@@ -324,7 +337,8 @@ def _sample_quality(config, trained, data, prior):
     distances need the splits as arrays.
     """
     shape = trained.image_shape
-    load = {"data_dir": config.data_dir, "image_size": shape[:2], "channels": shape[-1]}
+    load = {"data_dir": config.data_dir, "image_size": shape[:2], "channels": shape[-1],
+            "resize": config.resize_images}
     train = datasets.as_array_if_small(
         datasets.load(config.dataset, "train", batch_size=256, **load), data.train_info, shape)
     test = datasets.as_array_if_small(data.test, data.test_info, shape)

@@ -17,7 +17,8 @@ VAE_OVERRIDES = ("beta",)
 OVERRIDES = CONV_NET_OVERRIDES + ENCODER_OVERRIDES + VAE_OVERRIDES
 
 # Defaults for a preset folder that records no training settings.
-_FALLBACK = {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0.0, "seed": 0}
+_FALLBACK = {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0.0, "seed": 0,
+             "resize_images": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,10 @@ class TrainingConfig:
         jit_compile: bool. Compile the train step with XLA. Defaults to `False`.
         mixed_precision: str. A `keras_cvae.distribute.PRECISIONS` policy for
             training; the preset is saved in float32. Defaults to `"float32"`.
+        resize_images: bool. Center-crop and resize images of another size
+            to the preset's input size; otherwise they are refused, naming
+            the sizes (`keras_cvae.datasets.load`'s `resize`). Defaults to
+            the preset's (`False`, unless its training recipe resizes).
 
     Example:
 
@@ -82,6 +87,7 @@ class TrainingConfig:
     strategy: object = None
     jit_compile: bool = False
     mixed_precision: str = "float32"
+    resize_images: bool = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "num_samples"):
@@ -95,6 +101,8 @@ class TrainingConfig:
             validation.check_non_negative("warmup_epochs", self.warmup_epochs)
         if self.seed is not None:
             validation.check_int("seed", self.seed)
+        if self.resize_images is not None and not isinstance(self.resize_images, bool):
+            raise validation.invalid("resize_images", "a bool or None", self.resize_images)
         unknown = set(self.overrides or {}) - set(OVERRIDES)
         if unknown:
             raise validation.invalid("overrides", f"keys among {OVERRIDES}", self.overrides)
@@ -116,7 +124,7 @@ class TrainingConfig:
 
 
 def preset_defaults(preset):
-    """`{name, description, dataset, epochs, batch_size, learning_rate, warmup_epochs, seed}`.
+    """`{name, description, dataset, epochs, batch_size, learning_rate, warmup_epochs, seed, resize_images}`.
 
     From the registry for a registered name, from `metadata.json` for a folder.
     """

@@ -61,7 +61,8 @@ PRESETS = {
                        "64×64×3 (CelebA-shaped).",
         "dataset": "celeb_a",
         "pretrained": False,
-        "training": {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3},
+        # CelebA's photographs are 218×178: center-cropped and resized to 64×64.
+        "training": {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "resize_images": True},
     },
 }
 

@@ -23,8 +23,9 @@ def test_digits_splits_equal_scikit_learn_levels_over_16(digits_levels):
 
 
 def test_info_matches_load_without_pipeline():
-    info = keras_cvae.datasets.info("digits", split="test", image_size=16, channels=3)
+    info = keras_cvae.datasets.info("digits", split="test", image_size=16, channels=3, resize=True)
     assert info == DatasetInfo("digits", "test", (16, 16, 3), 17, 360)
+    assert keras_cvae.datasets.info("digits", image_size=8).image_shape == (8, 8, 1)
     with pytest.raises(AttributeError):
         info.num_examples = 3  # Frozen.
 
@@ -76,7 +77,8 @@ def test_batching(drop_remainder, shapes):
 
 
 def test_resize_and_channels_keep_levels(digits_levels):
-    ds = keras_cvae.datasets.load("digits", "test", batch_size=360, image_size=(16, 12), channels=3)
+    ds = keras_cvae.datasets.load("digits", "test", batch_size=360, image_size=(16, 12), channels=3,
+                                  resize=True)
     x = next(iter(ds)).numpy()
     assert x.shape == (360, 16, 12, 3)
     np.testing.assert_array_equal(x[..., 0], x[..., 2])  # Gray -> RGB.
@@ -84,6 +86,30 @@ def test_resize_and_channels_keep_levels(digits_levels):
     assert x.min() >= 0 and x.max() <= 1
     # Upsampling 8 -> 16 of the central 8x6 crop keeps the mean roughly.
     np.testing.assert_allclose(x.mean(), (digits_levels[1437:, :, 1:7] / 16).mean(), atol=0.02)
+
+
+@pytest.mark.parametrize("load", [keras_cvae.datasets.load, keras_cvae.datasets.info])
+def test_another_size_is_refused_unless_resize(load):
+    message = (r"Expected images of size 16x12 \(height x width, the `image_size`\). Received: "
+               r"dataset 'digits' of size 8x8. Pass resize=True \(--resize\) to center-crop and "
+               r"resize them to 16x12.")
+    with pytest.raises(ValueError, match=message):
+        load("digits", "test", image_size=(16, 12))
+
+
+def test_check_size_fails_the_pipeline_of_images_of_varying_size():
+    from keras_cvae.datasets import image_ops
+
+    images = tf.data.Dataset.from_generator(
+        lambda: iter([np.zeros((8, 8, 1), np.uint8), np.zeros((9, 8, 1), np.uint8)]),
+        output_signature=tf.TensorSpec((None, None, 1), tf.uint8))
+    checked = images.map(lambda x: image_ops.check_size(x, (8, 8), "varied"))
+    assert checked.element_spec.shape == (8, 8, 1)
+    iterator = iter(checked)
+    assert next(iterator).shape == (8, 8, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Expected images of size 8x8 .* in dataset varied.*resize=True.*Received: an image of \(height, width\)\] \[9 8\]"):
+        next(iterator)
 
 
 def test_cache_to_file(tmp_path, digits_levels):

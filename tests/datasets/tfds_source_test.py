@@ -55,8 +55,9 @@ def mock_tfds(mock_dir):
     [
         ("mnist", {}, (28, 28, 1)),
         ("cifar10", {}, (32, 32, 3)),
-        ("celeb_a", dict(image_size=64), (64, 64, 3)),
-        ("cifar10", dict(image_size=16, channels=1), (16, 16, 1)),
+        ("celeb_a", dict(image_size=64, resize=True), (64, 64, 3)),
+        ("cifar10", dict(image_size=16, channels=1, resize=True), (16, 16, 1)),
+        ("cifar10", dict(image_size=32), (32, 32, 3)),
         ("mnist", dict(channels=3), (28, 28, 3)),
     ],
 )
@@ -69,6 +70,12 @@ def test_prepared_tfds_dataset(mock_tfds, name, kwargs, image_shape):
     assert x.dtype == np.float32
     assert 0 <= x.min() and x.max() <= 1 and x.std() > 0
     np.testing.assert_allclose(x * 255, np.round(x * 255), atol=1e-4)  # v / 255.
+
+
+def test_prepared_tfds_dataset_of_another_size_is_refused(mock_tfds):
+    with pytest.raises(ValueError, match=r"size 64x64 .* Received: dataset 'celeb_a' of size "
+                                         r"218x178. Pass resize=True"):
+        keras_cvae.datasets.load("celeb_a", "train", image_size=64)
 
 
 def test_prepared_tfds_dataset_dequantizes_with_256_levels(mock_tfds):

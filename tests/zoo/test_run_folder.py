@@ -1,11 +1,19 @@
-"""The run folder of `train_preset(run_dir=...)`: what a restart keeps, refuses and discards."""
+"""The run folder of `keras_cvae.training.train`: what a restart keeps, refuses and discards.
+
+`run.json` is written only once training is about to start: a run that fails
+on its data leaves nothing that refuses the corrected command.
+"""
 
 import json
 import os
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
+from keras_cvae.training import TrainingConfig
 from keras_cvae.training import run_folder as training
+from keras_cvae.training import train
 
 ARGUMENTS = {"preset": "digits_basic", "epochs": 2, "seed": 0}
 
@@ -22,9 +30,17 @@ def _run_with_a_finished_preset(tmp_path):
     return str(run_dir), str(preset_dir)
 
 
-def test_overwrite_discards_the_run_but_keeps_the_preset_until_replaced(tmp_path):
+def _listing(path):
+    return sorted(os.path.relpath(os.path.join(parent, name), path)
+                  for parent, folders, files in os.walk(path) for name in folders + files)
+
+
+def test_overwrite_discards_the_run_only_when_it_starts_and_keeps_the_preset(tmp_path):
     run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
-    assert training.start_run(run_dir, {**ARGUMENTS, "epochs": 3}, True, preset_dir) is None
+    before = _listing(run_dir)
+    assert training.check_run(run_dir, {**ARGUMENTS, "epochs": 3}, True, preset_dir) is None
+    assert _listing(run_dir) == before  # checking writes and removes nothing
+    training.start_run(run_dir, {**ARGUMENTS, "epochs": 3}, True)
     assert sorted(os.listdir(run_dir)) == ["preset", training.RUN_FILE]
     assert os.path.exists(os.path.join(preset_dir, "metadata.json"))  # a failed run loses nothing
     assert json.load(open(os.path.join(run_dir, training.RUN_FILE)))["epochs"] == 3
@@ -32,6 +48,75 @@ def test_overwrite_discards_the_run_but_keeps_the_preset_until_replaced(tmp_path
 
 def test_same_arguments_return_the_finished_run_and_others_are_refused(tmp_path):
     run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
-    assert training.start_run(run_dir, ARGUMENTS, False, preset_dir) == {"preset": "digits_basic"}
+    assert training.check_run(run_dir, ARGUMENTS, False, preset_dir) == {"preset": "digits_basic"}
     with pytest.raises(FileExistsError, match=r"other arguments \(epochs differ\)"):
-        training.start_run(run_dir, {**ARGUMENTS, "epochs": 3}, False, preset_dir)
+        training.check_run(run_dir, {**ARGUMENTS, "epochs": 3}, False, preset_dir)
+
+
+def test_checking_a_new_or_foreign_folder_writes_nothing(tmp_path):
+    run_dir = str(tmp_path / "new")
+    assert training.check_run(run_dir, ARGUMENTS, False, os.path.join(run_dir, "preset")) is None
+    assert not os.path.exists(run_dir)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="is not a keras_cvae run"):
+        training.check_run(str(tmp_path / "foreign"), ARGUMENTS, False, str(tmp_path / "p"))
+
+
+# === Training on a folder of images: a failure before training blocks nothing ===
+
+
+def _pngs(folder, count, size):
+    """`count` gray PNGs of `size`x`size` in a flat folder (split by file name hash)."""
+    os.makedirs(folder, exist_ok=True)
+    images = np.random.default_rng(0).integers(0, 256, (count, size, size, 1), np.uint8)
+    for i, image in enumerate(images):
+        tf.io.write_file(os.path.join(folder, f"{i:03d}.png"), tf.io.encode_png(image))
+    return str(folder)
+
+
+def _tiny_config(dataset, **changes):
+    return TrainingConfig("digits_basic", dataset=dataset, epochs=1, batch_size=16, num_samples=2,
+                          prior_components=0,
+                          overrides={"channels": 4, "depth": 1, "latent_dim": 2}, **changes)
+
+
+SIZE_ERROR = (r"Expected images of size 8x8 \(height x width, the `image_size`\) in '.*pngs'. "
+              r"Received: '000.png' of size 16x16 \(and \d+ more of another size\). "
+              r"Pass resize=True \(--resize\)")
+
+
+def test_a_run_refused_for_its_image_size_leaves_nothing_and_the_corrected_one_trains(tmp_path):
+    pngs = _pngs(tmp_path / "pngs", 40, 16)
+    run_dir, preset_dir = str(tmp_path / "run"), str(tmp_path / "run" / "preset")
+    with pytest.raises(ValueError, match=SIZE_ERROR):
+        train(_tiny_config(pngs), preset_dir, run_dir=run_dir, verbose=0)
+    assert not os.path.exists(run_dir)
+    # The corrected command (resizing to the preset's 8x8), without overwrite.
+    metadata = train(_tiny_config(pngs, resize_images=True), preset_dir, run_dir=run_dir,
+                     verbose=0)
+    recorded = json.load(open(os.path.join(run_dir, training.RUN_FILE)))
+    assert recorded["resize_images"] is True and recorded["dataset"] == pngs
+    assert metadata["training"]["resize_images"] is True
+    assert metadata["input_shape"] == [8, 8, 1]
+    assert metadata["dataset"]["num_train"] + metadata["dataset"]["num_test"] == 40
+    assert os.path.exists(os.path.join(run_dir, training.METRICS_FILE))
+
+
+def test_a_failed_overwrite_keeps_the_earlier_run(tmp_path):
+    run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
+    before = _listing(run_dir)
+    with pytest.raises(ValueError, match=SIZE_ERROR):
+        train(_tiny_config(_pngs(tmp_path / "pngs", 12, 16)), preset_dir, run_dir=run_dir,
+              overwrite=True, verbose=0)
+    assert _listing(run_dir) == before
+    assert json.load(open(os.path.join(run_dir, training.RUN_FILE))) == ARGUMENTS
+
+
+def test_a_folder_without_images_leaves_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    run_dir = str(tmp_path / "run")
+    with pytest.raises(ValueError, match=r"Expected PNG or JPEG files .* under '.*empty'"):
+        train(_tiny_config(str(tmp_path / "empty")), os.path.join(run_dir, "preset"),
+              run_dir=run_dir, verbose=0)
+    assert not os.path.exists(run_dir)
