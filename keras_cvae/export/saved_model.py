@@ -11,6 +11,9 @@ from keras_cvae.export._signatures import check_model
 from keras_cvae.export._signatures import signature_functions
 from keras_cvae.validation import check_positive_int
 
+# The endpoint `keras.Model.export` writes: the model's `call`.
+KERAS_ENDPOINT = "serve"
+
 
 def export_saved_model(model, path, version=1, overwrite=False):
     """Exports `model` as a SavedModel at `<path>/<version>/`, TF Serving's layout.
@@ -58,12 +61,16 @@ def export_saved_model(model, path, version=1, overwrite=False):
     return target
 
 
-def write_saved_model(model, directory):
+def write_saved_model(model, directory, keras_serve=False):
     """Writes the SavedModel into `directory` (no checks, no atomic rename).
 
     Args:
         model: `keras_cvae.VAE`.
         directory: str. An empty or missing folder.
+        keras_serve: bool. Also write Keras's endpoint `serve` (what
+            `keras.Model.export` writes, and `keras.layers.TFSMLayer` calls):
+            the model's `call`, `serve(images) -> x_mean` as one tensor, a
+            signature with output `output_0`. Defaults to `False`.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -72,5 +79,10 @@ def write_saved_model(model, directory):
     for name in sorted(SIGNATURES, key=lambda name: name != SERVING_DEFAULT):
         fn, specs = functions[name]
         archive.add_endpoint(name, fn, input_signature=specs)
+    if keras_serve:
+        reconstruct, specs = functions[SERVING_DEFAULT]
+        archive.add_endpoint(
+            KERAS_ENDPOINT, lambda images: reconstruct(images)["x_mean"], input_signature=specs
+        )
     archive.write_out(directory, verbose=False)
     return directory

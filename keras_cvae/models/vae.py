@@ -306,6 +306,34 @@ class VAE(keras.Model):
         return importance_weighted_log_likelihood(self, images, num_samples, self._seed(seed),
                                                   chunk_size, priors=[self._prior(prior)])[0]
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Exports the model for inference, every signature: Keras's `Model.export`.
+
+        Unlike Keras's own export (only `serve`, the reconstruction), the
+        artifact has the four signatures of `keras_cvae.export`: `encode`,
+        `decode`, `reconstruct` and `sample` (see `export/README.md`).
+
+        - `"tf_saved_model"`: a SavedModel at `filepath`; `serving_default` and
+          Keras's `serve` are `reconstruct`.
+        - `"litert"`: one `.tflite` file with the four signatures, TFLite builtin
+          ops only. Options: `quantization`, `representative_data`,
+          `num_calibration_samples`.
+        - `"onnx"`: a folder, one `<signature>.onnx` per signature. Option:
+          `opset_version`.
+
+        Any other format or option raises a `ValueError`. `overwrite=False`
+        refuses to replace an existing artifact. See
+        `keras_cvae.export.export_for_keras`.
+
+        Returns:
+            The absolute path of the artifact.
+        """
+        from keras_cvae.export.keras_export import export_for_keras  # export sits above models
+
+        return export_for_keras(self, filepath, format=format, verbose=verbose,
+                                input_signature=input_signature, **kwargs)
+
     # === Training ===
 
     def fit(self, x=None, y=None, *args, **kwargs):

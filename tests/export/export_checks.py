@@ -7,6 +7,8 @@ ops only, runs each artifact with the consumer scripts in `export/` in
 subprocesses where `import keras_cvae` fails, and compares every signature's
 outputs with the Keras model's at batch sizes 1, 3 and 17 (`sample` draws
 from the model's prior: the fitted mixture of `mixture_vae`).
+`check_artifacts_match_keras(model, paths, out_dir, images)` does the
+comparison for artifacts written otherwise (e.g. by `VAE.export`).
 
 Tolerances (max absolute difference, per output):
 
@@ -255,6 +257,26 @@ def check_export_matches_keras(
         representative_data=images,
         report=False,
     )
+    return check_artifacts_match_keras(model, paths, out_dir, images, batch_sizes)
+
+
+def check_artifacts_match_keras(model, paths, out_dir, images, batch_sizes=BATCH_SIZES):
+    """Asserts that written artifacts match `model` in fresh processes without keras_cvae.
+
+    Args:
+        model: `keras_cvae.VAE`, the model the artifacts were exported from.
+        paths: `{label: path}` as `export_all` returns: the label picks the
+            consumer script and the tolerance (`saved_model`, `onnx`,
+            `tflite_<mode>`).
+        out_dir: `pathlib.Path`. A folder for the inputs and outputs files.
+        images: float32 images of the model's shape to compare on.
+        batch_sizes: Batches to compare at.
+
+    Returns:
+        `{label: {signature: {output: max abs difference}}}` over all batches.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for label, path in paths.items():
         if label.startswith("tflite"):
             assert not non_builtin_operators(path), f"{label}: {non_builtin_operators(path)}"
