@@ -2,6 +2,9 @@ import keras
 
 from keras_cvae.layers.basic_block import BasicBlock
 from keras_cvae.layers.bottleneck_block import BottleneckBlock
+from keras_cvae.layers.fused_batch_normalization import check_synchronized
+from keras_cvae.layers.residual_block import config_with_auto_synchronization
+from keras_cvae.layers.residual_block import synchronized_config
 from keras_cvae.validation import BLOCK_TYPES
 from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_positive_int
@@ -31,6 +34,9 @@ class ConvNet(keras.layers.Layer):
             (`dropout_rate`, `l2`, `kernel_initializer`, `zero_init_last`,
             `synchronized`, `batchnorm_momentum`, `batchnorm_epsilon`), given to
             every block, and base layer arguments (`name`, `dtype`, ...).
+            `synchronized` defaults to `"auto"`: BatchNorm statistics over the
+            global batch under a strategy with several replicas, the fused
+            single-device BatchNorm otherwise.
 
     Example:
 
@@ -51,7 +57,7 @@ class ConvNet(keras.layers.Layer):
         l2=0.0,
         kernel_initializer="he_normal",
         zero_init_last=True,
-        synchronized=False,
+        synchronized="auto",
         batchnorm_momentum=0.99,
         batchnorm_epsilon=1e-3,
         **kwargs,
@@ -67,7 +73,7 @@ class ConvNet(keras.layers.Layer):
         self.l2 = l2
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.zero_init_last = zero_init_last
-        self.synchronized = synchronized
+        self.synchronized = check_synchronized(synchronized)
         self.batchnorm_momentum = batchnorm_momentum
         self.batchnorm_epsilon = batchnorm_epsilon
         block_kwargs = dict(
@@ -78,7 +84,7 @@ class ConvNet(keras.layers.Layer):
             l2=l2,
             kernel_initializer=kernel_initializer,
             zero_init_last=zero_init_last,
-            synchronized=synchronized,
+            synchronized=self.synchronized,
             batchnorm_momentum=batchnorm_momentum,
             batchnorm_epsilon=batchnorm_epsilon,
             dtype=self.dtype_policy,
@@ -116,9 +122,13 @@ class ConvNet(keras.layers.Layer):
                 "l2": self.l2,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "zero_init_last": self.zero_init_last,
-                "synchronized": self.synchronized,
+                "synchronized": synchronized_config(self.synchronized),
                 "batchnorm_momentum": self.batchnorm_momentum,
                 "batchnorm_epsilon": self.batchnorm_epsilon,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(config_with_auto_synchronization(config))

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_cvae.layers.fused_batch_normalization import FusedBatchNormalization
+from keras_cvae.layers.fused_batch_normalization import check_synchronized
 from keras_cvae.layers.padded_conv import PaddedConv
 from keras_cvae.validation import check_non_negative
 from keras_cvae.validation import check_positive_int
@@ -34,8 +35,16 @@ class ResidualBlock(keras.layers.Layer):
         zero_init_last: bool. Start the last BatchNorm's gamma at zero, so the
             block starts as `ReLU(x)` (the identity on non-negative inputs).
             Defaults to `True`.
-        synchronized: bool. Compute BatchNorm statistics over the global batch
-            of all replicas under a `tf.distribute` strategy. Defaults to `False`.
+        synchronized: `"auto"`, `True` or `False`. Whether BatchNorm statistics
+            are computed over the global batch of all replicas of a
+            `tf.distribute` strategy. `"auto"` decides at each call: over all
+            replicas under a strategy with several replicas in sync, and on
+            one device the plain (fused) BatchNorm. `True` always uses Keras's
+            synchronized BatchNorm; `False` (also spelled `"per_replica"`,
+            the way `get_config` writes it) keeps each replica's own
+            statistics. A `false` in a config saved before `"auto"` existed
+            was that version's default and loads as `"auto"`. Defaults to
+            `"auto"`.
         batchnorm_momentum: float. Momentum of the moving statistics. Defaults
             to `0.99`.
         batchnorm_epsilon: float. Added to the variance. Defaults to `1e-3`.
@@ -60,7 +69,7 @@ class ResidualBlock(keras.layers.Layer):
         l2=0.0,
         kernel_initializer="he_normal",
         zero_init_last=True,
-        synchronized=False,
+        synchronized="auto",
         batchnorm_momentum=0.99,
         batchnorm_epsilon=1e-3,
         **kwargs,
@@ -73,7 +82,7 @@ class ResidualBlock(keras.layers.Layer):
         self.l2 = check_non_negative("l2", l2)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.zero_init_last = bool(zero_init_last)
-        self.synchronized = bool(synchronized)
+        self.synchronized = check_synchronized(synchronized)
         self.batchnorm_momentum = batchnorm_momentum
         self.batchnorm_epsilon = batchnorm_epsilon
 
@@ -147,9 +156,35 @@ class ResidualBlock(keras.layers.Layer):
                 "l2": self.l2,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "zero_init_last": self.zero_init_last,
-                "synchronized": self.synchronized,
+                "synchronized": synchronized_config(self.synchronized),
                 "batchnorm_momentum": self.batchnorm_momentum,
                 "batchnorm_epsilon": self.batchnorm_epsilon,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(config_with_auto_synchronization(config))
+
+
+def synchronized_config(synchronized):
+    """`synchronized` as a config holds it: `"auto"`, `True` or `"per_replica"`.
+
+    `False` is written `"per_replica"`: a `false` in a config is what versions
+    without `"auto"` wrote by default, so `from_config` reads it as `"auto"`.
+    """
+    return "per_replica" if synchronized is False else synchronized
+
+
+def config_with_auto_synchronization(config):
+    """`config` with an older version's default `synchronized: false` read as `"auto"`.
+
+    Those versions wrote `false` unless asked for synchronized BatchNorm (the
+    zoo trainer, for one replica and for every saved preset); on one device
+    `"auto"` is that same layer, and under several replicas it is the
+    statistics the user would have asked for.
+    """
+    if config.get("synchronized") is False:
+        return {**config, "synchronized": "auto"}
+    return config

@@ -129,11 +129,10 @@ def _fit(config, base, run_dir, verbose, on_start=None):
         tpu = isinstance(strategy, tf.distribute.TPUStrategy)
         data = _load_data(config, base.image_shape, drop_remainder=tpu)
         overrides = _training_overrides(config, data.steps_per_epoch)
-        replicas = strategy.num_replicas_in_sync
         with strategy.scope():
             keras.utils.set_random_seed(config.seed)
             model = keras.saving.deserialize_keras_object(
-                model_config(base, overrides, config.seed, synchronized=replicas > 1))
+                model_config(base, overrides, config.seed))
             schedule = keras.optimizers.schedules.CosineDecay(
                 config.learning_rate, config.epochs * data.steps_per_epoch)
             model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=config.jit_compile,
@@ -181,7 +180,7 @@ def _callbacks(config, run_dir, strategy, data, verbose):
     return callbacks + distribute.resumable_callbacks(run_dir), initial_epoch
 
 
-def model_config(model, overrides, seed, synchronized):
+def model_config(model, overrides, seed):
     """The serialized `model` with hyper-parameters replaced, for `deserialize_keras_object`.
 
     Shapes (`build_config`) and dtype policies are dropped: they follow from
@@ -192,7 +191,6 @@ def model_config(model, overrides, seed, synchronized):
         overrides: dict. Keys of `keras_cvae.training.OVERRIDES`, and
             `kl_warmup_steps`.
         seed: int. The VAE's noise seed.
-        synchronized: bool. Synchronize the BatchNorms over replicas.
     """
     config = _without_keys(copy.deepcopy(keras.saving.serialize_keras_object(model)),
                            ("build_config", "compile_config", "dtype"))
@@ -206,7 +204,7 @@ def model_config(model, overrides, seed, synchronized):
     for part in (encoder, vae["decoder"]["config"]):
         conv_net = part["conv_net"].get("config", part["conv_net"])
         conv_net.update({key: overrides[key] for key in CONV_NET_OVERRIDES if key in overrides})
-        conv_net["synchronized"] = synchronized
+        conv_net["synchronized"] = "auto"  # global-batch statistics under several replicas
     return config
 
 
@@ -276,7 +274,7 @@ def _recalibrated_copy(config, base, model, data):
     """A one-device float32 copy of `model` with full-training-split BatchNorm statistics."""
     overrides = _training_overrides(config, data.steps_per_epoch)
     trained = keras.saving.deserialize_keras_object(
-        model_config(base, overrides, config.seed, synchronized=False))
+        model_config(base, overrides, config.seed))
     trained.set_weights(model.get_weights())
     shape = trained.image_shape
     recalibration_data = datasets.load(

@@ -54,6 +54,54 @@ def train(strategy, images, config, synchronized=True):
     return before, variables_of(vae), {k: v[-1] for k, v in history.history.items()}, vae
 
 
+def build_by_hand():
+    """A VAE whose convnets say nothing about synchronization: the default, "auto"."""
+    keras.utils.set_random_seed(0)
+    conv_net = {"block": "basic", "depth": 1, "channels": 8, "zero_init_last": False}
+    return keras_cvae.VAE(
+        keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
+        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net),
+        seed=0,
+    )
+
+
+def build_from_preset():
+    """The pretrained digits preset: its config.json (written before "auto") says `synchronized: false`."""
+    keras.utils.set_random_seed(0)
+    return keras_cvae.VAE.from_preset("digits_basic")
+
+
+AUTO_BUILDS = {"by_hand": build_by_hand, "preset": build_from_preset}
+AUTO_STEPS = 5
+
+
+def train_steps(strategy, build_model, images):
+    """`AUTO_STEPS` plain-SGD steps on batches of `len(images) / AUTO_STEPS`, as a user would write it.
+
+    A fine-tuning learning rate: at 1e-4 the ELBO's gradients (thousands of
+    nats) throw the pretrained preset far off within 5 steps, and that
+    trajectory amplifies rounding to ~1e-4 of the weights.
+    """
+    with strategy.scope():
+        vae = build_model()
+        vae.compile(optimizer=keras.optimizers.SGD(1e-5))
+    before = variables_of(vae)
+    vae.fit(images, batch_size=len(images) // AUTO_STEPS, epochs=1, shuffle=False, verbose=0)
+    return before, variables_of(vae), vae
+
+
+def record_auto(results, one, two, images):
+    """Default ("auto") BatchNorms: 5 steps on one device and on two replicas."""
+    for source, build_model in AUTO_BUILDS.items():
+        for label, strategy in (("one", one), ("two", two)):
+            before, after, vae = train_steps(strategy, build_model, images)
+            results.update({f"auto/{source}/{label}/before/{k}": v for k, v in before.items()})
+            results.update({f"auto/{source}/{label}/after/{k}": v for k, v in after.items()})
+        for i, variable in enumerate(vae.variables):
+            if "moving_" in variable.path:
+                results[f"auto/{source}/two/per_replica/{i}:{variable.path}"] = np.stack(replica_values(variable))
+
+
 def variables_of(vae):
     """Keyed by position and the unnumbered layer path, the same in every model."""
     return {
@@ -97,6 +145,9 @@ def main(out):
     record("unsynchronized/two/after", after)
     moving = [v for v in vae.variables if "moving_variance" in v.path][0]
     results["unsynchronized/two/moving_variance_per_replica"] = np.stack(replica_values(moving))
+
+    # Nobody asks for synchronized BatchNorm: five steps, by hand and from a preset.
+    record_auto(results, one, two, np.random.default_rng(1).random((80, 8, 8, 1), dtype="float32"))
 
     # Noise: the per-example ELBO with a fixed seed, each replica given the
     # same 4 images, then the halves of 8 images.

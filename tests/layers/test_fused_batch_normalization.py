@@ -60,3 +60,72 @@ def test_layer_contract(tmp_path):
 def test_residual_blocks_use_it():
     block = layers.BasicBlock(4)
     assert isinstance(block.bn1, layers.FusedBatchNormalization)
+
+
+def training_step(layer, x):
+    """Output, gradients (input, gamma, beta) and moving statistics of one training call."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(y * tf.sin(x))
+    grads = tape.gradient(loss, [x, *layer.trainable_weights])
+    return [y, *grads, tf.identity(layer.moving_mean.value), tf.identity(layer.moving_variance.value)]
+
+
+@pytest.mark.parametrize("shape", [(5, 4, 4, 6), (5, 4, 6), (5, 2, 2, 2, 6)])
+@pytest.mark.parametrize("strategy", [None, "one_device"])
+def test_auto_on_one_replica_is_the_unsynchronized_layer_bit_for_bit(shape, strategy):
+    """Rank 4: the fused kernel; other ranks: Keras's own moments (`_moments`)."""
+    x = tf.constant(np.random.default_rng(5).normal(1.0, 2.0, shape).astype("float32"))
+    results = []
+    for synchronized in (False, "auto"):
+        layer = layers.FusedBatchNormalization(momentum=0.9, synchronized=synchronized)
+        layer.build(shape)
+        layer.set_weights([np.full(w.shape, 0.5 + i, "float32") for i, w in enumerate(layer.weights)])
+        if strategy is None:
+            results.append(training_step(layer, x))
+        else:
+            one = tf.distribute.OneDeviceStrategy("/cpu:0")
+            results.append(one.run(tf.function(lambda: training_step(layer, x))))
+    for expected, actual in zip(*results):
+        np.testing.assert_array_equal(np.asarray(actual), np.asarray(expected))
+
+
+def graph_ops(layer, x):
+    graph = tf.function(lambda x: layer(x, training=True)).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_auto_keeps_the_fused_kernel_on_one_replica():
+    x = tf.constant(np.ones((2, 4, 4, 3), "float32"))
+    assert layers.FusedBatchNormalization(synchronized="auto").synchronizes() is False
+    assert "FusedBatchNormV3" in graph_ops(layers.FusedBatchNormalization(synchronized="auto"), x)
+    assert "FusedBatchNormV3" not in graph_ops(layers.FusedBatchNormalization(synchronized=True), x)
+
+
+def test_auto_synchronizes_when_several_replicas_are_in_sync(monkeypatch):
+    from keras_cvae.layers import fused_batch_normalization
+
+    monkeypatch.setattr(fused_batch_normalization, "replicas_in_sync", lambda: 2)
+    auto = layers.FusedBatchNormalization(synchronized="auto")
+    assert auto.synchronizes() is True
+    x = tf.constant(np.random.default_rng(6).normal(size=(5, 4, 4, 6)).astype("float32"))
+    assert "FusedBatchNormV3" not in graph_ops(auto, x)
+    # Keras's synchronized moments (here over the default strategy's one replica).
+    keras_bn = keras.layers.BatchNormalization(synchronized=True)
+    for actual, expected in zip(training_step(auto, x), training_step(keras_bn, x)):
+        np.testing.assert_array_equal(np.asarray(actual), np.asarray(expected))
+
+
+def test_synchronized_argument():
+    assert layers.FusedBatchNormalization().synchronized is False  # Keras's default
+    auto = layers.FusedBatchNormalization(synchronized="auto")
+    config = auto.get_config()
+    assert config["synchronized"] == "auto"
+    assert layers.FusedBatchNormalization.from_config(config).synchronized == "auto"
+    assert layers.FusedBatchNormalization(synchronized="per_replica").synchronized is False
+    assert layers.FusedBatchNormalization(synchronized=np.bool_(True)).synchronized is True
+    with pytest.raises(ValueError, match=r"`synchronized`.*\"auto\".*Received: synchronized='always'"):
+        layers.FusedBatchNormalization(synchronized="always")
+    with pytest.raises(ValueError, match=r"Received: synchronized=1"):
+        layers.FusedBatchNormalization(synchronized=1)

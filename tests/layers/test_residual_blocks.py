@@ -194,3 +194,73 @@ def test_channel_mismatch(cls):
 def test_wrong_input_rank():
     with pytest.raises(ValueError, match=r"rank=2.*Received: input_shape=\(2, 4, 8\)"):
         layers.BasicBlock(8)(np.zeros((2, 4, 8), "float32"))
+
+
+def batchnorms(layer):
+    return [l for l in layer._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+
+
+@pytest.mark.parametrize(
+    "synchronized, attribute, in_config",
+    [("auto", "auto", "auto"), (True, True, True), (False, False, "per_replica"),
+     ("per_replica", False, "per_replica")],
+)
+def test_synchronized_choice_is_kept_and_written(synchronized, attribute, in_config):
+    for layer in (layers.ConvNet("basic", depth=1, channels=4, synchronized=synchronized),
+                  layers.BasicBlock(4, synchronized=synchronized)):
+        assert layer.synchronized == attribute and type(layer.synchronized) is type(attribute)
+        assert all(bn.synchronized is attribute or bn.synchronized == attribute for bn in batchnorms(layer))
+        config = layer.get_config()
+        assert config["synchronized"] == in_config
+        assert type(layer).from_config(config).get_config() == config
+
+
+def test_synchronized_defaults_to_auto():
+    net = layers.ConvNet("bottleneck", depth=2, channels=4, bottleneck_channels=2)
+    assert net.synchronized == "auto" and layers.BasicBlock(4).synchronized == "auto"
+    assert all(bn.synchronized == "auto" for bn in batchnorms(net))
+
+
+@pytest.mark.parametrize("cls", [layers.ConvNet, layers.BasicBlock, layers.BottleneckBlock])
+def test_false_in_a_config_from_before_auto_loads_as_auto(cls):
+    """Older versions wrote `synchronized: false` by default (every preset has it)."""
+    config = {**cls(channels=4).get_config(), "synchronized": False}
+    assert cls.from_config(config).synchronized == "auto"
+    assert cls.from_config({**config, "synchronized": True}).synchronized is True
+
+
+def test_preset_built_from_its_old_config_synchronizes_automatically():
+    import keras_cvae
+
+    config = keras_cvae.zoo.read_config("digits_basic")
+    assert config["config"]["encoder"]["config"]["conv_net"]["config"]["synchronized"] is False
+    vae = keras_cvae.VAE.from_preset("digits_basic", load_weights=False)
+    for conv_net in (vae.encoder.conv_net, vae.decoder.conv_net):
+        assert conv_net.synchronized == "auto"
+        assert all(bn.synchronized == "auto" for bn in batchnorms(conv_net))
+
+
+def test_bad_synchronized_value():
+    with pytest.raises(ValueError, match=r"`synchronized`.*Received: synchronized='yes'"):
+        layers.ConvNet(synchronized="yes")
+    with pytest.raises(ValueError, match=r"Received: synchronized=None"):
+        layers.BasicBlock(4, synchronized=None)
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_auto_on_one_device_trains_bit_for_bit_like_unsynchronized(rank):
+    import tensorflow as tf
+
+    shape = (4, *[6] * rank, 4)
+    x = tf.constant(np.random.default_rng(7).normal(size=shape).astype("float32"))
+    results = []
+    for synchronized in (False, "auto"):
+        keras.utils.set_random_seed(1)
+        net = layers.ConvNet("basic", depth=2, channels=4, rank=rank, zero_init_last=False,
+                             synchronized=synchronized)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(net(x, training=True)))
+        grads = tape.gradient(loss, net.trainable_weights)
+        results.append([np.asarray(v) for v in (loss, *grads, *net.non_trainable_weights)])
+    for expected, actual in zip(*results):
+        np.testing.assert_array_equal(actual, expected)
