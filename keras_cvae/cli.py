@@ -1,32 +1,44 @@
 """`keras-cvae`: train, evaluate, sample, reconstruct and export from the command line.
 
 Every sub-command is a thin shell over a library function; errors are one line
-(add `--verbose` for the traceback) and exit with status 2.
+that names the flags (add `--verbose` for the traceback) and exit with status
+2. The console script is `keras_cvae_cli.main`, which parses before the
+package (and TensorFlow) loads; the top of this module is pure Python.
 """
 
 import argparse
-import contextlib
 import os
+import re
 import sys
 
+from keras_cvae import validation
+from keras_cvae._quiet_start import silenced_stderr
 
-def _quiet_tensorflow(verbose):
-    """Hides TensorFlow's start-up logs (CUDA probing, CPU features) unless `--verbose`."""
-    if verbose:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    import warnings
 
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+def _start_tensorflow(verbose, initialize_package=None):
+    """Loads the package and TensorFlow, without TensorFlow's logs unless `--verbose`.
+
+    Hides TensorFlow's start-up lines (CUDA probing, CPU features) and its
+    C++ and Python logs below ERROR; `--verbose` shows them all, and a
+    `TF_CPP_MIN_LOG_LEVEL` in the environment wins.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if not verbose:
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+        import warnings
+
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     # Some lines are written before absl's logging starts, whatever the level.
-    with _silenced_stderr():
+    with silenced_stderr(not verbose):
+        if initialize_package is not None:
+            initialize_package()
         import tensorflow as tf
-    tf.get_logger().setLevel("ERROR")
-    import absl.logging
+    if not verbose:
+        tf.get_logger().setLevel("ERROR")
+        import absl.logging
 
-    absl.logging.set_verbosity(absl.logging.ERROR)
+        absl.logging.set_verbosity(absl.logging.ERROR)
 
 
 def _prefer_onednn(strategy):
@@ -44,27 +56,8 @@ def _prefer_onednn(strategy):
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
-@contextlib.contextmanager
-def _silenced_stderr(silence=True):
-    """Sends the process's stderr (file descriptor 2: C++ logs too) to /dev/null in the block."""
-    if not silence:
-        yield
-        return
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _number(kind, **bounds):
     """An argparse type: `kind` (int or float) within `bounds` (`keras_cvae.validation`'s)."""
-    from keras_cvae import validation
-
     check = validation.check_int if kind is int else validation.check_number
     expected = (validation.describe_int if kind is int else validation.describe_number)(**bounds)
 
@@ -145,15 +138,31 @@ def presets(args):
     print(format_table(rows))
 
 
+def _resize(args):
+    """`--resize` / `--no-resize`, else as the preset was trained (its recipe or metadata.json)."""
+    if args.resize is not None:
+        return args.resize
+    from keras_cvae.training.training_config import preset_defaults
+
+    return bool(preset_defaults(args.preset)["resize_images"])
+
+
+def _load_split(args, model, split, batch_size, **kwargs):
+    """A split of `--dataset` (default: the preset's), at the model's image size."""
+    from keras_cvae import datasets
+
+    return datasets.load(_preset_dataset(args.preset, args.dataset), split, batch_size=batch_size,
+                         data_dir=args.data_dir, image_size=model.image_shape[:2],
+                         channels=model.image_shape[-1], resize=_resize(args), **kwargs)
+
+
 def evaluate(args):
     import keras_cvae
     from keras_cvae import datasets
 
     model = _load(args.preset)
     dataset_name = _preset_dataset(args.preset, args.dataset)
-    data, info = datasets.load(dataset_name, args.split, batch_size=args.batch_size, with_info=True,
-                               image_size=model.image_shape[:2], channels=model.image_shape[-1],
-                               data_dir=args.data_dir)
+    data, info = _load_split(args, model, args.split, args.batch_size, with_info=True)
     data = datasets.as_array_if_small(data, info, model.image_shape)  # the progress bar knows the total
     results = keras_cvae.evaluate_density(
         model, data, intensity_levels=info.intensity_levels, num_samples=args.iw_samples,
@@ -177,15 +186,11 @@ def sample(args):
 def reconstruct(args):
     import numpy as np
 
-    from keras_cvae import datasets
     from keras_cvae.utils import image_grid
     from keras_cvae.utils import save_png
 
     model = _load(args.preset)
-    data = datasets.load(_preset_dataset(args.preset, args.dataset), args.split, batch_size=args.num,
-                         data_dir=args.data_dir, image_size=model.image_shape[:2],
-                         channels=model.image_shape[-1])
-    images = next(iter(data)).numpy()
+    images = next(iter(_load_split(args, model, args.split, args.num))).numpy()
     recon = np.asarray(model.reconstruct(images))
     grid = image_grid(np.concatenate([images, recon]), columns=len(images), scale=args.scale)
     save_png(args.out, grid)
@@ -195,15 +200,11 @@ def reconstruct(args):
 def interpolate(args):
     import numpy as np
 
-    from keras_cvae import datasets
     from keras_cvae.utils import image_grid
     from keras_cvae.utils import save_png
 
     model = _load(args.preset)
-    data = datasets.load(_preset_dataset(args.preset, args.dataset), args.split,
-                         batch_size=2 * args.num_pairs, data_dir=args.data_dir,
-                         image_size=model.image_shape[:2], channels=model.image_shape[-1])
-    images = next(iter(data)).numpy()
+    images = next(iter(_load_split(args, model, args.split, 2 * args.num_pairs))).numpy()
     if len(images) < 2:
         raise ValueError(f"The {args.split} split has fewer than 2 images to interpolate between.")
     pairs = len(images) // 2
@@ -216,7 +217,6 @@ def interpolate(args):
 
 
 def export(args):
-    from keras_cvae import datasets
     from keras_cvae.export import export_all
 
     model = _load(args.preset)
@@ -224,10 +224,8 @@ def export(args):
     quantizations = [None if q.strip() == "float32" else q.strip()
                      for q in args.quantize.split(",") if q.strip()]
     # Training images: int8 calibration, and what the report compares and times on.
-    data = datasets.load(_preset_dataset(args.preset, args.dataset), "train", batch_size=100,
-                         data_dir=args.data_dir, image_size=model.image_shape[:2],
-                         channels=model.image_shape[-1])
-    with _silenced_stderr(not args.verbose):  # the TFLite converter's and interpreter's logs
+    data = _load_split(args, model, "train", 100)
+    with silenced_stderr(not args.verbose):  # the TFLite converter's and interpreter's logs
         paths = export_all(model, args.out, formats=formats, quantizations=quantizations,
                            representative_data=next(iter(data)).numpy(), overwrite=args.overwrite)
     print(f"Exported {', '.join(sorted(paths))} to {args.out}")
@@ -247,7 +245,7 @@ def train(args):
         args.preset, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_epochs=args.warmup,
         seed=args.seed, num_samples=args.iw_samples, prior_components=args.prior_components,
-        overrides=overrides, strategy=args.strategy,
+        overrides=overrides, strategy=args.strategy, resize_images=args.resize,
         jit_compile=args.jit_compile, mixed_precision=_mixed_precision(args.mixed_precision))
     metadata = training.train(config, preset_dir, run_dir=run_dir, overwrite=args.overwrite,
                               command="keras-cvae " + " ".join(sys.argv[1:]))
@@ -287,19 +285,28 @@ def _mixed_precision(policy):
 
 # === Parser ===
 
+_PRESET_HELP = "a registered preset name (see `keras-cvae presets`) or a preset folder"
+_DATA_DIR_HELP = ("the TFDS data folder: prepared datasets, and the embedded digits once "
+                  "prepared (default: $KERAS_CVAE_DATA_DIR, else "
+                  "~/.cache/keras_cvae/tensorflow_datasets; TFDS datasets also in TFDS's own)")
+
+
 def build_parser():
     """The `keras-cvae` argument parser: one sub-command per task."""
     parser = _Parser(
         prog="keras-cvae", description="Convolutional VAEs for Keras: train, evaluate, sample, export."
     )
-    parser.add_argument("--verbose", action="store_true", help="show tracebacks and TensorFlow logs")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show tracebacks and TensorFlow's logs (default: one-line errors, "
+                             "TensorFlow quiet)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name, function, help):
         sub = commands.add_parser(name, help=help, description=help)
-        sub.set_defaults(function=function)
+        sub.set_defaults(function=function, command_parser=sub)
         sub.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
-                         help="show tracebacks and TensorFlow logs")
+                         help="show tracebacks and TensorFlow's logs (default: one-line errors, "
+                              "TensorFlow quiet)")
         return sub
 
     command("presets", presets, "list the model zoo")
@@ -323,9 +330,14 @@ def _add_train_arguments(sub):
                           "(default: digits_basic)")
     sub.add_argument("--dataset", default=None,
                      help="digits, a prepared TFDS name, or a folder of images (default: the preset's)")
-    sub.add_argument("--data-dir", default=None, help="TFDS data directory (default: TFDS's)")
+    sub.add_argument("--data-dir", default=None, metavar="DIR", help=_DATA_DIR_HELP)
+    sub.add_argument("--resize", action=argparse.BooleanOptionalAction, default=None,
+                     help="center-crop and resize images of another size to the preset's input "
+                          "size; without it they are refused, naming the sizes (default: as the "
+                          "preset was trained: no, except for celeba64_basic)")
     sub.add_argument("--epochs", type=_positive_int, default=None,
-                     help="default: the preset's (40 for digits_basic, about 5 minutes on 2 cores)")
+                     help="passes over the training split (default: the preset's; 40 for "
+                          "digits_basic, about 5 minutes on 2 cores)")
     sub.add_argument("--batch-size", type=_positive_int, default=None,
                      help="B, the global batch (default: the preset's)")
     sub.add_argument("--learning-rate", type=_positive_float, default=None,
@@ -333,7 +345,8 @@ def _add_train_arguments(sub):
     sub.add_argument("--strategy", default="auto",
                      choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"),
                      help="tf.distribute strategy (default: auto)")
-    sub.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    sub.add_argument("--jit-compile", action="store_true",
+                     help="compile the train step with XLA (default: off)")
     sub.add_argument("--mixed-precision", nargs="?", const="auto", default="float32",
                      choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
                      help="16-bit compute (alone: float16 on GPU, bfloat16 otherwise; "
@@ -342,8 +355,12 @@ def _add_train_arguments(sub):
                      help="run folder (default: runs/<preset>); rerun to resume")
     sub.add_argument("--preset-dir", default=None, metavar="DIR",
                      help="where the trained preset is written (default: RUN_DIR/preset)")
-    sub.add_argument("--overwrite", action="store_true", help="discard RUN_DIR and start afresh")
-    sub.add_argument("--seed", type=int, default=None, help="default: the preset's (0 for most)")
+    sub.add_argument("--overwrite", action="store_true",
+                     help="discard RUN_DIR and start afresh (default: resume a run with the same "
+                          "arguments, refuse another)")
+    sub.add_argument("--seed", type=int, default=None,
+                     help="seeds initialisation, shuffling, noise and evaluation "
+                          "(default: the preset's, 0 for most)")
     sub.add_argument("--iw-samples", type=_positive_int, default=100,
                      help="K of the final importance-weighted NLL (default: 100)")
     sub.add_argument("--prior-components", type=_non_negative_int, default=10, metavar="K",
@@ -365,41 +382,57 @@ def _add_train_arguments(sub):
 
 
 def _add_data_arguments(sub):
-    sub.add_argument("--preset", required=True, help="preset name or directory")
-    sub.add_argument("--dataset", default=None, help="default: the preset's dataset")
-    sub.add_argument("--data-dir", default=None, help="TFDS data directory (default: TFDS's)")
-    sub.add_argument("--split", default="test", help="default: test")
+    sub.add_argument("--preset", required=True, help=_PRESET_HELP)
+    sub.add_argument("--dataset", default=None,
+                     help="digits, a prepared TFDS name, or a folder of images "
+                          "(default: the preset's dataset)")
+    sub.add_argument("--data-dir", default=None, metavar="DIR", help=_DATA_DIR_HELP)
+    sub.add_argument("--resize", action=argparse.BooleanOptionalAction, default=None,
+                     help="center-crop and resize images of another size to the preset's input "
+                          "size; without it they are refused, naming the sizes (default: as the "
+                          "preset was trained: no, except for celeba64_basic)")
+    sub.add_argument("--split", default="test",
+                     help="the split to read: train, test, or TFDS slicing such as 'test[:10%%]' "
+                          "(default: test)")
 
 
 def _add_evaluate_arguments(sub):
     _add_data_arguments(sub)
-    sub.add_argument("--iw-samples", type=_positive_int, default=1000, help="K (default: 1000)")
-    sub.add_argument("--batch-size", type=_positive_int, default=64, help="default: 64")
-    sub.add_argument("--seed", type=int, default=0, help="default: 0")
-    sub.add_argument("--json", default=None, help="also write the results here")
+    sub.add_argument("--iw-samples", type=_positive_int, default=1000, metavar="K",
+                     help="importance samples per image of the NLL (default: 1000)")
+    sub.add_argument("--batch-size", type=_positive_int, default=64,
+                     help="images per batch (default: 64)")
+    sub.add_argument("--seed", type=int, default=0,
+                     help="seeds the posterior and importance samples (default: 0)")
+    sub.add_argument("--json", default=None, metavar="PATH",
+                     help="also write the results to this JSON file (default: print only)")
 
 
 def _add_sample_arguments(sub):
-    sub.add_argument("--preset", required=True, help="preset name or directory")
-    sub.add_argument("--num", type=_positive_int, default=64, help="default: 64")
+    sub.add_argument("--preset", required=True, help=_PRESET_HELP)
+    sub.add_argument("--num", type=_positive_int, default=64,
+                     help="number of samples (default: 64)")
     sub.add_argument("--temperature", type=_non_negative_float, default=1.0,
                      help="scale of the prior's noise (default: 1.0)")
-    sub.add_argument("--seed", type=int, default=None, help="default: a fresh draw")
-    sub.add_argument("--add-noise", action="store_true", help="add the decoder noise σ·η")
+    sub.add_argument("--seed", type=int, default=None,
+                     help="seeds the draw, for the same grid every time (default: a fresh draw)")
+    sub.add_argument("--add-noise", action="store_true",
+                     help="add the decoder noise σ·η (default: the decoder mean g(z))")
     sub.add_argument("--prior", default="model", choices=("model", "fitted", "standard"),
                      help="the model's prior (the fitted mixture, if any), the fitted one "
                           "(an error without one) or N(0, I) (default: model)")
     sub.add_argument("--columns", type=_positive_int, default=None,
-                     help="default: a square grid")
+                     help="images per row of the grid (default: a square grid)")
     sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
-    sub.add_argument("--out", required=True, help="PNG path")
+    sub.add_argument("--out", required=True, help="the PNG file to write")
 
 
 def _add_reconstruct_arguments(sub):
     _add_data_arguments(sub)
-    sub.add_argument("--num", type=_positive_int, default=16, help="default: 16")
+    sub.add_argument("--num", type=_positive_int, default=16,
+                     help="images to reconstruct, the first of the split (default: 16)")
     sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
-    sub.add_argument("--out", required=True, help="PNG path")
+    sub.add_argument("--out", required=True, help="the PNG file to write")
 
 
 def _add_interpolate_arguments(sub):
@@ -411,25 +444,40 @@ def _add_interpolate_arguments(sub):
     sub.add_argument("--path", default="linear", choices=("linear", "spherical"),
                      help="straight line, or along the great circle (default: linear)")
     sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
-    sub.add_argument("--out", required=True, help="PNG path")
+    sub.add_argument("--out", required=True, help="the PNG file to write")
 
 
 def _add_export_arguments(sub):
-    sub.add_argument("--preset", required=True, help="preset name or directory")
+    sub.add_argument("--preset", required=True, help=_PRESET_HELP)
     sub.add_argument("--format", default="saved_model,tflite",
                      help="comma-separated: saved_model, tflite, onnx (default: saved_model,tflite)")
     sub.add_argument("--quantize", default="float32,float16,dynamic,int8",
-                     help="comma-separated TFLite variants (default: all four)")
+                     help="comma-separated TFLite variants (default: all four, "
+                          "float32,float16,dynamic,int8)")
     sub.add_argument("--out", required=True, help="the export folder")
-    sub.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
+    sub.add_argument("--overwrite", action="store_true",
+                     help="replace an existing export folder (default: refuse)")
     sub.add_argument("--dataset", default=None,
-                     help="training images for int8 calibration and the report (default: the preset's)")
-    sub.add_argument("--data-dir", default=None, help="TFDS data directory (default: TFDS's)")
+                     help="training images for int8 calibration and the report "
+                          "(default: the preset's)")
+    sub.add_argument("--data-dir", default=None, metavar="DIR", help=_DATA_DIR_HELP)
+    sub.add_argument("--resize", action=argparse.BooleanOptionalAction, default=None,
+                     help="center-crop and resize images of another size to the preset's input "
+                          "size; without it they are refused, naming the sizes (default: as the "
+                          "preset was trained: no, except for celeba64_basic)")
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv=None, initialize_package=None):
+    """Runs `keras-cvae` with `argv` (default: `sys.argv[1:]`); returns the exit status.
+
+    Args:
+        argv: list of str. The arguments after `keras-cvae`.
+        initialize_package: callable. Runs `keras_cvae/__init__.py`, which the
+            console script (`keras_cvae_cli`) defers until the arguments are
+            parsed; called before a command that needs TensorFlow. Defaults
+            to `None`: the package is imported already.
+    """
+    args = build_parser().parse_args(argv)
     try:
         if getattr(args, "preset", None):
             from keras_cvae.zoo import resolve_preset
@@ -438,7 +486,7 @@ def main(argv=None):
         if args.function is train:
             _prefer_onednn(args.strategy)
         if args.function is not presets:
-            _quiet_tensorflow(args.verbose)
+            _start_tensorflow(args.verbose, initialize_package)
         args.function(args)
     except KeyboardInterrupt:
         print("keras-cvae: interrupted", file=sys.stderr)
@@ -446,12 +494,83 @@ def main(argv=None):
     except Exception as error:
         if args.verbose:
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
-        if isinstance(error, ImportError) or not isinstance(error, (ValueError, OSError, KeyError)):
-            message = f"{type(error).__name__}: {message} (rerun with --verbose for the traceback)"
-        print(f"keras-cvae {args.command}: error: {message}", file=sys.stderr)
+        print(f"keras-cvae {args.command}: error: {_error_line(error, args)}", file=sys.stderr)
         return 2
     return 0
+
+
+# === Errors ===
+
+# Library argument names whose flag is named otherwise, for every command ("*") or one.
+_LIBRARY_NAMES = {
+    "*": {"name": "dataset", "num_samples": "iw_samples", "warmup_epochs": "warmup",
+          "run_dir": "out"},
+    "sample": {"num_samples": "num"},
+    "export": {"out_dir": "out", "path": "out"},
+}
+_VALUE = r"\([^()]*\)|\[[^\[\]]*\]|'[^']*'|\"[^\"]*\"|[^\s,;()`]*[^\s,;()`.]"
+_ASSIGNMENT = re.compile(rf"(?<![\w.$-])([a-z][a-z0-9_]*)=({_VALUE})")
+_CODE = re.compile(r"(`[^`]*`)")
+# "--flag (--flag)" or "`--flag` (`--flag` on the command line)", left by the translation.
+_REPEATED = re.compile(r"(`?)(--[a-z0-9-]+)\1 \(\1?\2\1?(?: on the command line)?\)")
+
+
+def _error_line(error, args):
+    """The one line printed for `error`: its message with flag names, and its type if unexpected."""
+    message = _flag_names(" ".join(str(error).split()), _command_flags(args))
+    message = message or type(error).__name__
+    if isinstance(error, ImportError) or not isinstance(error, (ValueError, OSError, KeyError)):
+        message = f"{type(error).__name__}: {message} (rerun with --verbose for the traceback)"
+    return message
+
+
+def _command_flags(args):
+    """`{library argument name: (flag, is_switch)}` of the command that ran."""
+    flags = {}
+    for action in args.command_parser._actions:
+        options = [option for option in action.option_strings if option.startswith("--")]
+        if options and action.dest != "help":
+            flags[action.dest] = (options[0], action.nargs == 0)
+    aliases = {**_LIBRARY_NAMES["*"], **_LIBRARY_NAMES.get(args.command, {})}
+    flags.update({name: flags[dest] for name, dest in aliases.items() if dest in flags})
+    return flags
+
+
+def _flag_names(message, flags):
+    """`message` with the library's argument names written as the command's flags.
+
+    `overwrite=True` becomes `--overwrite`, `data_dir=DIR` `--data-dir DIR`,
+    `` `image_size` `` `` `--image-size` ``. A code span holding more than one
+    name or assignment (a Python call) is left as it is.
+    """
+    parts = _CODE.split(message)
+    for index, part in enumerate(parts):
+        if _CODE.fullmatch(part):
+            inner = part[1:-1]
+            match = _ASSIGNMENT.fullmatch(inner)
+            if match:
+                inner = _as_flag(*match.groups(), flags) or inner
+            elif inner in flags:
+                inner = flags[inner][0]
+            parts[index] = f"`{inner}`"
+        else:
+            parts[index] = _ASSIGNMENT.sub(
+                lambda match: _as_flag(*match.groups(), flags) or match.group(0), part)
+    return _REPEATED.sub(r"\1\2\1", "".join(parts))
+
+
+def _as_flag(name, value, flags):
+    """`name=value` as a flag (`--name value`, `--name`, `no --name`); None if no flag is `name`."""
+    if name not in flags:
+        return None
+    flag, is_switch = flags[name]
+    if is_switch:
+        return flag if value == "True" else f"no {flag}"
+    if value == "None":
+        return f"no {flag}"
+    if re.fullmatch(r"'[^'\s]*'|\"[^\"\s]*\"", value):
+        value = value[1:-1]
+    return f"{flag} {value}"
 
 
 if __name__ == "__main__":

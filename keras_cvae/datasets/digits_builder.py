@@ -58,6 +58,15 @@ class KerasCvaeDigits(tfds.core.GeneratorBasedBuilder):
             disable_shuffling=True,
         )
 
+    # TFDS prints "Downloading and preparing dataset ..." and "Dataset ...
+    # downloaded and prepared ...": nothing is downloaded, and preparing the
+    # 1797 embedded images takes a moment, so this builder says nothing.
+    def _log_download_bytes(self):
+        pass
+
+    def _log_download_done(self):
+        pass
+
     def _split_generators(self, dl_manager):
         del dl_manager  # Nothing to download.
         from sklearn.datasets import load_digits
@@ -74,9 +83,10 @@ class KerasCvaeDigits(tfds.core.GeneratorBasedBuilder):
 
 
 def prepare(data_dir):
-    """Returns a `KerasCvaeDigits` builder, preparing it in `data_dir` once.
+    """Returns a `KerasCvaeDigits` builder, preparing it in `data_dir` once, silently.
 
-    Safe with concurrent processes: TFDS writes into a uniquely named
+    Preparing prints nothing (no TFDS messages or progress bars). Safe with
+    concurrent processes: TFDS writes into a uniquely named
     `incomplete.*` directory and renames it into place, and an exclusive
     lock on `data_dir/keras_cvae_digits.lock` makes other processes wait and
     then reuse the prepared data instead of failing on the rename.
@@ -88,12 +98,10 @@ def prepare(data_dir):
 
     >>> import tempfile
     >>> data_dir = tempfile.mkdtemp()
-    >>> builder = keras_cvae.datasets.digits_builder.prepare(data_dir)  # doctest: +ELLIPSIS
-    Downloading and preparing dataset ... to .../keras_cvae_digits/1.0.0...
-    Dataset keras_cvae_digits downloaded and prepared to .... Subsequent calls will reuse this data.
+    >>> builder = keras_cvae.datasets.digits_builder.prepare(data_dir)
     >>> builder.info.splits["test"].num_examples
     360
-    >>> # Once prepared (nothing was downloaded: TFDS's words), it is reused.
+    >>> # Once prepared, it is reused.
     >>> keras_cvae.datasets.digits_builder.prepare(data_dir).info.splits["train"].num_examples
     1437
     """
@@ -108,13 +116,28 @@ def prepare(data_dir):
             return builder
         config = tfds.download.DownloadConfig(try_download_gcs=False)
         try:
-            builder.download_and_prepare(download_config=config)
+            with _without_progress_bars():
+                builder.download_and_prepare(download_config=config)
         except OSError:
             # Without a working lock a concurrent writer can win the rename.
             builder = KerasCvaeDigits(data_dir=data_dir)
             if not builder.is_prepared():
                 raise
     return builder
+
+
+@contextlib.contextmanager
+def _without_progress_bars():
+    """Turns TFDS's progress bars (a global switch) off in the block, then back as they were."""
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    enabled = getattr(tqdm_utils, "_active", True)
+    tfds.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            tfds.enable_progress_bar()
 
 
 @contextlib.contextmanager

@@ -44,11 +44,13 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
     """
     dataset = _as_dataset(data, batch_size)
     layers = _in_call_order(model, dataset, seed)
-    for layer in layers:
+    moments = _moments_function(model, layers, seed)
+    for position, layer in enumerate(layers):
         count, mean, m2 = 0, 0.0, 0.0
-        moments = _moments_function(model, layer, seed)
         for index, batch in enumerate(dataset):
-            n, batch_mean, batch_var = (np.asarray(v, np.float64) for v in moments(batch, tf.constant(index)))
+            n, batch_mean, batch_var = (
+                np.asarray(v, np.float64) for v in moments(batch, tf.constant(index))[position]
+            )
             # Chan et al.: merge (count, mean, M2) of two sets.
             delta = batch_mean - mean
             total = count + n
@@ -121,14 +123,24 @@ def _batch_seed(seed, index):
     )
 
 
-def _moments_function(model, layer, seed):
+def _moments_function(model, layers, seed):
+    """`moments(images, index)`: `(count, mean, variance)` of the inputs of each of `layers`.
+
+    One function for all the layers, traced once (the moving statistics it
+    normalises with are variables, read when it runs): a function per layer
+    would retrace for each, and TensorFlow warns about repeated retracing.
+    """
+
     @tf.function(reduce_retracing=True)
     def moments(images, index):
-        with _Capture([layer]) as capture:
+        with _Capture(layers) as capture:
             _forward(model, images, _batch_seed(seed, index))
-        inputs = ops.cast(capture.inputs[id(layer)], "float32")
-        axes = tuple(range(len(inputs.shape) - 1))
-        count = ops.cast(ops.prod(ops.shape(inputs)[:-1]), "float32")
-        return count, ops.mean(inputs, axis=axes), ops.var(inputs, axis=axes)
+        results = []
+        for layer in layers:
+            inputs = ops.cast(capture.inputs[id(layer)], "float32")
+            axes = tuple(range(len(inputs.shape) - 1))
+            count = ops.cast(ops.prod(ops.shape(inputs)[:-1]), "float32")
+            results.append((count, ops.mean(inputs, axis=axes), ops.var(inputs, axis=axes)))
+        return results
 
     return moments

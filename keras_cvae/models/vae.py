@@ -339,6 +339,9 @@ class VAE(keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras's `fit`, after checking the images; stops at a NaN or infinite loss, with a warning."""
         check_training_data(x, self.image_shape)
+        if isinstance(x, tf.data.Dataset) and len(args) < 7:  # `shuffle` not given by position
+            # Keras 3.15 warns that its own default `shuffle=True` is ignored for a dataset.
+            kwargs.setdefault("shuffle", False)
         callbacks = [*(kwargs.pop("callbacks", None) or []), keras.callbacks.TerminateOnNaN()]
         if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
             callbacks.append(BatchProgbarLogger())  # counts batches, ends at its total

@@ -20,7 +20,10 @@ class ImageLogger(keras.callbacks.Callback):
         directory: str. PNGs go to `directory/samples_epoch_NNN.png`.
         images: optional array of a few images to reconstruct (top row: inputs,
             bottom row: reconstructions), written to `reconstructions_epoch_NNN.png`.
-        log_dir: str. TensorBoard log directory for the images. Defaults to
+        log_dir: str. TensorBoard log directory for the images (its `images/`
+            subfolder), logged at step `epoch` counted from 0, as
+            `keras.callbacks.TensorBoard` logs the epoch scalars, so that
+            both show the same step; the PNG names count from 1. Defaults to
             `None` (no TensorBoard images).
         num_samples: int. Defaults to `64`.
         seed: int. Defaults to `0`.
@@ -58,7 +61,7 @@ class ImageLogger(keras.callbacks.Callback):
                 self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "images"))
             with self._writer.as_default():
                 for name, picture in pictures.items():
-                    tf.summary.image(name, picture[None], step=epoch + 1)
+                    tf.summary.image(name, picture[None], step=epoch)
             self._writer.flush()
 
     def on_train_end(self, logs=None):

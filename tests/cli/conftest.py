@@ -11,8 +11,8 @@ import pytest
 
 TIMEOUT = 300
 _SCRIPT = os.path.join(os.path.dirname(sys.executable), "keras-cvae")
-# The installed console script, else `python -m keras_cvae`.
-COMMAND = [_SCRIPT] if os.path.exists(_SCRIPT) else [sys.executable, "-m", "keras_cvae"]
+# The installed console script, else its module (`keras_cvae_cli`, at the repository root).
+COMMAND = [_SCRIPT] if os.path.exists(_SCRIPT) else [sys.executable, "-m", "keras_cvae_cli"]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
-"""`keras-cvae presets`, `sample` from the zoo, and what a user sees when something is wrong."""
+"""`keras-cvae presets`, `sample` from the zoo, `--help`, and what a user sees when it fails."""
 
+import argparse
 import os
+import re
 import subprocess
 
 import pytest
@@ -95,8 +97,87 @@ def test_verbose_shows_the_traceback(cli_env, tmp_path):
 
 
 def test_missing_dataset_offline_says_how_to_get_it(background):
-    _one_line_error(finish(background["missing_dataset"]), "'mnist' is not prepared",
-                    "tfds build mnist")
+    line = _one_line_error(finish(background["missing_dataset"]), "'mnist' is not prepared",
+                           "tfds build mnist", "pass --data-dir DIR")
+    assert "data_dir=DIR)" in line  # the Python call quoted in the message is left as it is
+
+
+def test_errors_name_the_flags_not_the_library_arguments(cli_env, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a run")
+    line = _one_line_error(run(cli_env, "train", "--out", tmp_path, "--epochs", 1),
+                           "pass --overwrite or choose another folder")
+    assert "overwrite=" not in line
+
+
+def test_the_first_digits_load_prints_only_the_result(cli_env, tmp_path):
+    fresh = {**cli_env, "KERAS_CVAE_DATA_DIR": str(tmp_path / "data")}
+    code, stdout, stderr = run(fresh, "reconstruct", "--preset", "digits_basic", "--num", 2,
+                               "--out", tmp_path / "recon.png")
+    assert code == 0, stderr
+    assert (tmp_path / "data" / "keras_cvae_digits").is_dir()  # prepared by this command
+    out = tmp_path / "recon.png"
+    assert stdout == f"Wrote 2 inputs (top) and reconstructions (bottom) to {out}\n"
+    assert stderr == ""
+
+
+def _option_actions():
+    """`(command, actions)` of `keras-cvae` itself and of every sub-command."""
+    from keras_cvae import cli
+
+    parser = cli.build_parser()
+    yield "keras-cvae", parser._actions
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        yield name, sub._actions
+
+
+def test_every_flag_has_a_description_and_its_default():
+    undescribed, no_default = [], []
+    for command, actions in _option_actions():
+        for action in actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            flag = f"{command} {action.option_strings[-1]}"
+            text = action.help or ""
+            described = re.sub(r"\(?default: [^)]*\)?", "", text)
+            if len(re.findall(r"[A-Za-z]{2,}", described)) < 2:
+                undescribed.append(f"{flag}: {text!r}")
+            if action.default not in (None, argparse.SUPPRESS) and "default: " not in text:
+                no_default.append(f"{flag} (default {action.default!r}): {text!r}")
+    assert not undescribed, "flags without a description:\n" + "\n".join(undescribed)
+    assert not no_default, "flags whose help does not give the default:\n" + "\n".join(no_default)
+    assert sum(1 for _ in _option_actions()) == 8  # keras-cvae and its seven commands
+
+
+@pytest.mark.parametrize("command, message, expected", [
+    ("train", "exists: pass --overwrite (overwrite=True) or choose another folder.",
+     "exists: pass --overwrite or choose another folder."),
+    ("export", "/x already exists. Pass `overwrite=True` (`--overwrite` on the command line) to "
+               "replace it. Received: path='/x'",
+     "/x already exists. Pass `--overwrite` to replace it. Received: --out /x"),
+    ("evaluate", "run `tfds build mnist --data_dir DIR` (or `tfds.builder('mnist', data_dir=DIR)"
+                 ".download_and_prepare()`), then pass data_dir=DIR or set $KERAS_CVAE_DATA_DIR=DIR.",
+     "run `tfds build mnist --data_dir DIR` (or `tfds.builder('mnist', data_dir=DIR)"
+     ".download_and_prepare()`), then pass --data-dir DIR or set $KERAS_CVAE_DATA_DIR=DIR."),
+    ("train", "images of 'x'. Received: batch_size=2000.",
+     "images of 'x'. Received: --batch-size 2000."),
+    ("train", "Unknown dataset 'mnits'. Received: name='mnits'",
+     "Unknown dataset 'mnits'. Received: --dataset mnits"),
+    ("train", "Expected an `warmup_epochs` >= 0. Received: warmup_epochs=-1 and dropout_rate=1",
+     "Expected an `--warmup` >= 0. Received: --warmup -1 and --dropout 1"),
+    ("sample", "Received: num_samples=0 and prior='fitted'", "Received: --num 0 and --prior fitted"),
+    ("evaluate", "Received: num_samples=0, split='train[:1%]'",
+     "Received: --iw-samples 0, --split train[:1%]"),
+    ("evaluate", "Received: input_shape=(None, 8), intensity_levels=None, TF_CONFIG='{}'",
+     "Received: input_shape=(None, 8), intensity_levels=None, TF_CONFIG='{}'"),
+])
+def test_the_error_printer_writes_flag_names(command, message, expected):
+    from keras_cvae import cli
+
+    argv = [command, "--preset", "digits_basic", *(["--out", "x"] if command in ("sample", "export")
+                                                   else [])]
+    args = cli.build_parser().parse_args(argv)
+    assert cli._error_line(ValueError(message), args) == expected
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,27 @@ def test_run_writes_every_promised_file(run):
         assert any(str(path) in line for line in last_lines), path
 
 
+def _event_steps(folder):
+    """`{tag: set of steps}` of the TensorBoard event files in `folder`."""
+    import tensorflow as tf
+
+    steps = {}
+    for path in folder.iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                steps.setdefault(value.tag, set()).add(event.step)
+    return steps
+
+
+def test_tensorboard_scalars_and_images_use_the_same_epoch_steps(run):
+    logs = run["dir"] / "logs"
+    epochs = set(range(EPOCHS))  # Keras logs epoch scalars at the epoch index, from 0
+    assert _event_steps(logs / "train")["epoch_loss"] == epochs
+    assert _event_steps(logs / "validation")["epoch_loss"] == epochs
+    images = _event_steps(logs / "images")
+    assert images["samples"] == images["reconstructions"] == epochs
+
+
 def test_tensorflow_start_up_noise_is_hidden(run):
     assert "cuda" not in run["stderr"].lower() and "absl" not in run["stderr"]
 

@@ -63,8 +63,10 @@ def test_importing_utils_leaves_tensorflow_unloaded():
     import subprocess
     import sys
 
-    script = (
-        "import sys, keras_cvae.utils as utils\n"
+    script = (  # as the console script imports it, before `keras_cvae/__init__.py` runs
+        "import sys, keras_cvae_cli\n"
+        "keras_cvae_cli.defer_package()\n"
+        "import keras_cvae.utils as utils\n"
         "print('tensorflow' in sys.modules, callable(utils.image_grid))\n"
         "import keras_cvae.utils.image_logger\n"  # the submodule does not shadow the function
         "print(callable(utils.image_grid), utils.ImageLogger.__name__)\n"
