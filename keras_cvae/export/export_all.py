@@ -9,6 +9,7 @@ from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export.onnx import export_onnx
 from keras_cvae.export.report import export_report
+from keras_cvae.export.report import format_report
 from keras_cvae.export.saved_model import export_saved_model
 from keras_cvae.export.saved_model import write_saved_model
 from keras_cvae.export.tflite import QUANTIZATIONS
@@ -90,8 +91,11 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
         quantizations = _check_quantizations(quantizations, images)
     out_dir = os.path.abspath(os.fspath(out_dir))
     steps = _count_steps(formats, quantizations, report)
+    if verbose:
+        print(f"Exporting ({', '.join(formats)}) to {out_dir}: {steps} steps, one per artifact"
+              + (" and the report" if report else ""), flush=True)
     progress = keras.utils.Progbar(steps, unit_name="artifact", verbose=1 if verbose else 0)
-    relative = {}  # {label: path relative to out_dir}
+    relative, measured = {}, None  # {label: path relative to out_dir}, the report
     with atomic_path(out_dir, overwrite=overwrite, is_dir=True) as temp:
         os.makedirs(temp, exist_ok=True)
         for label, path in _write_artifacts(model, temp, formats, quantizations, images, name,
@@ -99,9 +103,11 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
             relative[label] = path
             progress.add(1)
         if report:
-            relative["report"] = _write_report(model, temp, relative, images, report_repeats,
-                                               verbose)
+            measured = _write_report(model, temp, relative, images, report_repeats)
+            relative["report"] = REPORT_FILE
             progress.add(1)
+    if verbose and measured is not None:
+        print(format_report(measured))  # below the finished bar
     return {label: os.path.join(out_dir, path) for label, path in relative.items()}
 
 
@@ -164,12 +170,12 @@ def _write_tflite(model, temp, name, quantizations, images, saved_model=None):
             yield f"tflite_{mode}", path
 
 
-def _write_report(model, temp, relative, images, repeats, verbose):
-    """Measures the artifacts, writes the report below `temp`; returns its relative path."""
+def _write_report(model, temp, relative, images, repeats):
+    """Measures the artifacts and writes the report below `temp`; returns the report."""
     artifacts = {label: os.path.join(temp, path) for label, path in relative.items()}
-    measured = export_report(model, artifacts, images=images, repeats=repeats, verbose=verbose,
+    measured = export_report(model, artifacts, images=images, repeats=repeats, verbose=False,
                              path=None)
     for label, path in relative.items():
         measured["artifacts"][label]["path"] = path  # relative to out_dir
     write_json(os.path.join(temp, REPORT_FILE), measured)
-    return REPORT_FILE
+    return measured
