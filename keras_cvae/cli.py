@@ -423,6 +423,10 @@ def _add_sample_arguments(sub):
                           "(an error without one) or N(0, I) (default: model)")
     sub.add_argument("--columns", type=_positive_int, default=None,
                      help="images per row of the grid (default: a square grid)")
+    _add_png_arguments(sub)
+
+
+def _add_png_arguments(sub):
     sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
     sub.add_argument("--out", required=True, help="the PNG file to write")
 
@@ -431,8 +435,7 @@ def _add_reconstruct_arguments(sub):
     _add_data_arguments(sub)
     sub.add_argument("--num", type=_positive_int, default=16,
                      help="images to reconstruct, the first of the split (default: 16)")
-    sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
-    sub.add_argument("--out", required=True, help="the PNG file to write")
+    _add_png_arguments(sub)
 
 
 def _add_interpolate_arguments(sub):
@@ -443,8 +446,7 @@ def _add_interpolate_arguments(sub):
                      help="images per row, both ends included (default: 10)")
     sub.add_argument("--path", default="linear", choices=("linear", "spherical"),
                      help="straight line, or along the great circle (default: linear)")
-    sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
-    sub.add_argument("--out", required=True, help="the PNG file to write")
+    _add_png_arguments(sub)
 
 
 def _add_export_arguments(sub):
