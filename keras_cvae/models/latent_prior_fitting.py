@@ -1,5 +1,6 @@
 """Fitting a VAE's latent prior to the aggregate posterior, after training."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -11,11 +12,12 @@ from keras_cvae.utils.image_validation import validate_images
 from keras_cvae.validation import check_positive_int
 
 
-def posterior_draws(vae, data, samples_per_image, seed, batch_size=256):
+def posterior_draws(vae, data, samples_per_image, seed, batch_size=256, progress=None):
     """`samples_per_image` draws `z ~ q(z|x)` for every image of `data`: `(N · S, Z)` float32.
 
     `data` is an array of images or a `tf.data.Dataset` of image batches (or
     of `(images, ...)` tuples); every batch is checked like `fit`'s input.
+    `progress`, a `keras.utils.Progbar`, advances one step per batch.
     """
     samples_per_image = check_positive_int("samples_per_image", samples_per_image)
     if isinstance(data, tf.data.Dataset):
@@ -32,17 +34,32 @@ def posterior_draws(vae, data, samples_per_image, seed, batch_size=256):
         tiled = tf.tile(images, [samples_per_image] + [1] * len(vae.image_shape))
         z, _, _ = vae._posterior_sample(tiled, noise, training=False)
         draws.append(np.asarray(z, "float32"))
+        if progress is not None:
+            progress.add(1)
     if not draws:
         raise ValueError("Invalid value for argument `data`. Expected at least one image. "
                          "Received: an empty dataset")
     return np.concatenate(draws)
 
 
-def fitted_mixture_prior(vae, data, num_components, samples_per_image, seed, reg_covar):
-    """A `GaussianMixturePrior` fitted to draws from `vae`'s posterior over `data`."""
-    codes = posterior_draws(vae, data, samples_per_image, seed)
+def fitted_mixture_prior(vae, data, num_components, samples_per_image, seed, reg_covar,
+                         verbose=0):
+    """A `GaussianMixturePrior` fitted to draws from `vae`'s posterior over `data`.
+
+    With `verbose`, a labelled progress bar: one step per batch of images
+    encoded, and one for the fit.
+    """
+    progress = None
+    if verbose:
+        print(f"Fitting a {num_components}-component Gaussian mixture prior to "
+              f"{samples_per_image} codes z ~ q(z|x) per image", flush=True)
+        batches = int(data.cardinality()) if isinstance(data, tf.data.Dataset) else -(-len(data) // 256)
+        progress = keras.utils.Progbar(batches + 1 if batches >= 0 else None, unit_name="step")
+    codes = posterior_draws(vae, data, samples_per_image, seed, progress=progress)
     weights, means, scale_trils = fit_gaussian_mixture(codes, num_components, seed=seed,
                                                        reg_covar=reg_covar)
+    if progress is not None:
+        progress.add(1)
     prior = GaussianMixturePrior(vae.latent_dim, num_components, name="prior")
     prior.set_parameters(weights, means, scale_trils)
     return prior

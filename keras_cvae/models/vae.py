@@ -224,7 +224,8 @@ class VAE(keras.Model):
         """
         return interpolation.interpolate(self, images_a, images_b, num_steps, path)
 
-    def fit_prior(self, data, num_components=10, samples_per_image=10, seed=0, reg_covar=1e-4):
+    def fit_prior(self, data, num_components=10, samples_per_image=10, seed=0, reg_covar=1e-4,
+                  verbose=0):
         """Replaces the model's prior by a Gaussian mixture fitted to its aggregate posterior.
 
         The lecture trains with `N(0, I)`, but the codes of the training images,
@@ -245,6 +246,7 @@ class VAE(keras.Model):
             seed: int. Seeds the draws and the fit. Defaults to `0`.
             reg_covar: float. Added to every covariance's diagonal. Defaults to
                 `1e-4`.
+            verbose: int. `1` shows a labelled progress bar. Defaults to `0`.
 
         Returns:
             The new prior, a `keras_cvae.models.GaussianMixturePrior`.
@@ -258,7 +260,8 @@ class VAE(keras.Model):
         >>> type(vae.prior).__name__, vae.sample(3, seed=0).shape
         ('GaussianMixturePrior', TensorShape([3, 8, 8, 1]))
         """
-        prior = fitted_mixture_prior(self, data, num_components, samples_per_image, seed, reg_covar)
+        prior = fitted_mixture_prior(self, data, num_components, samples_per_image, seed, reg_covar,
+                                     verbose)
         previously_locked = self._tracker.locked
         self._tracker.unlock()  # the model is built: replace the prior layer in place
         try:

@@ -292,11 +292,8 @@ def _fit_prior(config, trained, train_images, verbose):
     """Fits the mixture prior to the training codes (`VAE.fit_prior`); its metadata record."""
     if not config.prior_components:
         return {"type": "StandardNormalPrior"}
-    if verbose:
-        print(f"Fitting a {config.prior_components}-component Gaussian mixture prior to the "
-              f"training codes ({PRIOR_SAMPLES_PER_IMAGE} draws z ~ q(z|x) per image)", flush=True)
     trained.fit_prior(train_images, num_components=config.prior_components,
-                      samples_per_image=PRIOR_SAMPLES_PER_IMAGE, seed=config.seed)
+                      samples_per_image=PRIOR_SAMPLES_PER_IMAGE, seed=config.seed, verbose=verbose)
     return {"type": "GaussianMixturePrior", "num_components": config.prior_components,
             "samples_per_image": PRIOR_SAMPLES_PER_IMAGE, "seed": config.seed,
             "fitted_on": "the dequantized training split, after BatchNorm recalibration"}
