@@ -330,11 +330,7 @@ def _add_train_arguments(sub):
                           "(default: digits_basic)")
     sub.add_argument("--dataset", default=None,
                      help="digits, a prepared TFDS name, or a folder of images (default: the preset's)")
-    sub.add_argument("--data-dir", default=None, metavar="DIR", help=_DATA_DIR_HELP)
-    sub.add_argument("--resize", action=argparse.BooleanOptionalAction, default=None,
-                     help="center-crop and resize images of another size to the preset's input "
-                          "size; without it they are refused, naming the sizes (default: as the "
-                          "preset was trained: no, except for celeba64_basic)")
+    _add_image_source_arguments(sub)
     sub.add_argument("--epochs", type=_positive_int, default=None,
                      help="passes over the training split (default: the preset's; 40 for "
                           "digits_basic, about 5 minutes on 2 cores)")
@@ -381,16 +377,21 @@ def _add_train_arguments(sub):
                        help="linear KL warm-up from 0 over this many epochs")
 
 
-def _add_data_arguments(sub):
-    sub.add_argument("--preset", required=True, help=_PRESET_HELP)
-    sub.add_argument("--dataset", default=None,
-                     help="digits, a prepared TFDS name, or a folder of images "
-                          "(default: the preset's dataset)")
+def _add_image_source_arguments(sub):
+    """`--data-dir` and `--resize`: where datasets are prepared, and what to do with other sizes."""
     sub.add_argument("--data-dir", default=None, metavar="DIR", help=_DATA_DIR_HELP)
     sub.add_argument("--resize", action=argparse.BooleanOptionalAction, default=None,
                      help="center-crop and resize images of another size to the preset's input "
                           "size; without it they are refused, naming the sizes (default: as the "
                           "preset was trained: no, except for celeba64_basic)")
+
+
+def _add_data_arguments(sub):
+    sub.add_argument("--preset", required=True, help=_PRESET_HELP)
+    sub.add_argument("--dataset", default=None,
+                     help="digits, a prepared TFDS name, or a folder of images "
+                          "(default: the preset's dataset)")
+    _add_image_source_arguments(sub)
     sub.add_argument("--split", default="test",
                      help="the split to read: train, test, or TFDS slicing such as 'test[:10%%]' "
                           "(default: test)")
@@ -462,11 +463,7 @@ def _add_export_arguments(sub):
     sub.add_argument("--dataset", default=None,
                      help="training images for int8 calibration and the report "
                           "(default: the preset's)")
-    sub.add_argument("--data-dir", default=None, metavar="DIR", help=_DATA_DIR_HELP)
-    sub.add_argument("--resize", action=argparse.BooleanOptionalAction, default=None,
-                     help="center-crop and resize images of another size to the preset's input "
-                          "size; without it they are refused, naming the sizes (default: as the "
-                          "preset was trained: no, except for celeba64_basic)")
+    _add_image_source_arguments(sub)
 
 
 def main(argv=None, initialize_package=None):
