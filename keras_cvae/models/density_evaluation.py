@@ -48,7 +48,8 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
     """
     if isinstance(data, tf.data.Dataset):
         dataset = images_only(data)
-        total = int(dataset.cardinality()) if int(dataset.cardinality()) >= 0 else None
+        total = int(dataset.cardinality())
+        total = total if total >= 0 else None  # unknown or infinite
     else:
         array = np.asarray(data, "float32")
         dataset = tf.data.Dataset.from_tensor_slices(array).batch(batch_size)

@@ -53,6 +53,12 @@ class _Data:
     validation: object
     test_images: object
     steps_per_epoch: int
+    image_shape: tuple
+
+    @functools.cached_property
+    def test_array(self):
+        """The test split as one array if it is small (else its pipeline), read once."""
+        return datasets.as_array_if_small(self.test, self.test_info, self.image_shape)
 
 
 def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbose=1):
@@ -249,7 +255,8 @@ def _load_data(config, image_shape, drop_remainder):
     return _Data(
         train=train_data, train_info=train_info, test=test_data, test_info=test_info,
         validation=validation, test_images=next(iter(test_data.unbatch().batch(32))).numpy(),
-        steps_per_epoch=_steps_per_epoch(train_data, train_info, config.batch_size, drop_remainder))
+        steps_per_epoch=_steps_per_epoch(train_data, train_info, config.batch_size, drop_remainder),
+        image_shape=tuple(image_shape))
 
 
 def _steps_per_epoch(dataset, info, batch_size, drop_remainder):
@@ -302,7 +309,7 @@ def _fit_prior(config, trained, train_images, verbose):
 def _evaluate(config, trained, data, verbose):
     """`{"metrics": ..., "check_metrics": ...}` of the test split."""
     levels = data.train_info.intensity_levels or 256
-    test_array = datasets.as_array_if_small(data.test, data.test_info, trained.image_shape)
+    test_array = data.test_array
     start = time.time()
     metrics = evaluate_density(trained, test_array, intensity_levels=levels,
                                num_samples=config.num_samples, seed=config.seed, verbose=verbose)
@@ -336,7 +343,7 @@ def _sample_quality(config, trained, data, prior):
             "resize": config.resize_images}
     train = datasets.as_array_if_small(
         datasets.load(config.dataset, "train", batch_size=256, **load), data.train_info, shape)
-    test = datasets.as_array_if_small(data.test, data.test_info, shape)
+    test = data.test_array
     if isinstance(train, tf.data.Dataset) or isinstance(test, tf.data.Dataset):
         return None
     judge = sample_quality.judge_for(config.dataset, seed=config.seed)
