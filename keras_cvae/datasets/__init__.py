@@ -1,7 +1,9 @@
 """Image datasets for keras_cvae: float32 images in [0, 1], channels-last.
 
-`load` and `info` read the embedded `"digits"`, any prepared TFDS image
-dataset, or a directory of PNG/JPEG files; `validate_images` and
+`load` and `info` read the embedded `"digits"`, `"mnist5k"` and
+`"photo_patches"` (prepared from files of installed packages; see
+`digits_builder`, `mnist5k_builder`, `photo_patches_builder`), any prepared
+TFDS image dataset, or a directory of PNG/JPEG files; `validate_images` and
 `validate_dataset` check data before training; `images_only` takes the
 images out of `(images, labels)` data; `as_array_if_small` gathers a small
 split into one array. Nothing is downloaded.

