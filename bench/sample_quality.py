@@ -1,23 +1,27 @@
 """Sample quality of the pretrained presets: classifier score and memorisation check, both priors.
 
 For every pretrained preset (`keras_cvae.zoo.PRESETS`, `"pretrained": True`)
-and each temperature, scores 1000 decoder means `vae.sample()` under the
-model's prior as shipped (the fitted mixture; a preset shipped without one
-gets `vae.fit_prior(train, num_components=10, seed=0)` here, and its rows say
-so) and under `prior="standard"` (N(0, I)), with the judge of
-`keras_cvae.training.sample_quality` (an SVC trained on the digits train
-split, Inception-style score `exp E[KL(p(y|x) ‖ p(y))]`). References: the real
-test images, the test reconstructions, and samples of a pixel-space
-GaussianMixture (5 full-covariance components fitted to the train split,
-clipped to [0, 1]).
+whose dataset has a judge (`keras_cvae.training.sample_quality.judge_for`:
+an SVC trained on the labelled train split of `"digits"` or `"mnist5k"`,
+Inception-style score `exp E[KL(p(y|x) ‖ p(y))]`) and each temperature,
+scores 1000 decoder means `vae.sample()` under the model's prior as shipped
+(the fitted mixture; a preset shipped without one gets `vae.fit_prior(train,
+num_components=10, seed=0)` here, and its rows say so) and under
+`prior="standard"` (N(0, I)). The splits are those of the preset's registry
+dataset, `keras_cvae.datasets.load(dataset, "train" | "test")`; one table per
+dataset. References: the real test images, the test reconstructions, and
+samples of a pixel-space GaussianMixture (5 full-covariance components
+fitted to the train split, clipped to [0, 1]).
 
 Memorisation: `ratio` is the median distance of the samples to their nearest
 training image over that of the test reconstructions (decoder means of
 images the model never saw); copies of training images give well below 1
-(the reconstructions of the training images, shown too, sit at about 0.4).
+(the reconstructions of the training images, shown too, sit at about 0.4 on
+the digits).
 
     python bench/sample_quality.py [--presets NAME ...] [--temperatures 1.0 0.8]
                                    [--num-samples 1000] [--seed 0]
+    python bench/sample_quality.py --presets mnist5k_basic
 """
 
 import argparse
@@ -27,11 +31,12 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 import keras_cvae
+from keras_cvae import datasets
 from keras_cvae.models.standard_normal_prior import StandardNormalPrior
+from keras_cvae.training.sample_quality import JUDGES
 from keras_cvae.training.sample_quality import judge_for
 from keras_cvae.training.sample_quality import nearest_training_distance
 from keras_cvae.training.sample_quality import sample_quality
-from keras_cvae.training.sample_quality import digits_splits
 from keras_cvae.utils import format_table
 from keras_cvae.zoo import PRESETS
 
@@ -42,31 +47,54 @@ HEADER = ("preset", "prior", "T", "score", "score / real", "median NN dist", "re
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     pretrained = [name for name, entry in PRESETS.items() if entry["pretrained"]]
-    parser.add_argument("--presets", nargs="+", default=pretrained, choices=pretrained)
+    judged = [name for name in pretrained if PRESETS[name]["dataset"] in JUDGES]
+    parser.add_argument("--presets", nargs="+", default=judged, choices=pretrained,
+                        help="pretrained presets (default: all whose dataset has a judge)")
     parser.add_argument("--temperatures", nargs="+", type=float, default=[1.0, 0.8])
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    unjudged = sorted({PRESETS[name]["dataset"] for name in args.presets} - set(JUDGES))
+    if unjudged:
+        parser.error(f"only the datasets {sorted(JUDGES)} have a judge here; received presets "
+                     f"of {unjudged}")
+    by_dataset = {}
+    for name in args.presets:
+        by_dataset.setdefault(PRESETS[name]["dataset"], []).append(name)
+    for index, (dataset, names) in enumerate(by_dataset.items()):
+        if index:
+            print()
+        dataset_table(dataset, names, args)
+
+
+def dataset_table(dataset, names, args):
+    """Prints the table of the presets `names` of one dataset: its references, then each preset."""
     rows, notes = [HEADER], []
-    datasets = {PRESETS[name]["dataset"] for name in args.presets}
-    if datasets != {"digits"}:
-        parser.error(f"only the digits presets have a judge here; received datasets {datasets}")
-    train, test = digits_splits()
-    judge = judge_for("digits")
+    train, test = splits(dataset)
+    judge = judge_for(dataset)
     real = judge.score(test)
     rows += reference_rows(judge, train, test, real, args)
-    for name in args.presets:
+    for name in names:
         started = time.perf_counter()
         rows += preset_rows(name, judge, train, test, real, args, notes)
         notes.append(f"{name}: {time.perf_counter() - started:.0f} s")
+    print(f"{dataset}:")
     print(format_table(rows))
     print()
     print(f"{args.num_samples} samples per row, seed {args.seed}; score: SVC judge, "
-          f"exp E[KL(p(y|x) || p(y))] (10 classes); NN dist: median Euclidean distance to the "
-          f"nearest of the {len(train)} training images; ratio: samples' over test reconstructions'.")
+          f"exp E[KL(p(y|x) || p(y))] ({judge.num_classes} classes); NN dist: median Euclidean "
+          f"distance to the nearest of the {len(train)} training images; ratio: samples' over "
+          "test reconstructions'.")
     for note in notes:
         print(note)
+
+
+def splits(dataset):
+    """`(train, test)` of a `keras_cvae.datasets` dataset as float32 arrays `(N, *image_shape)`."""
+    return tuple(np.concatenate([np.asarray(batch) for batch in
+                                 datasets.load(dataset, split, batch_size=1024)])
+                 for split in ("train", "test"))
 
 
 def reference_rows(judge, train, test, real, args):

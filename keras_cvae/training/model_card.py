@@ -8,7 +8,8 @@ from keras_cvae.utils.image_grid import png_bytes
 from keras_cvae.zoo.preset_lookup import architecture_summary
 
 # scikit-learn GaussianMixture on the digits' training split with the same
-# dequantization, test metrics: recorded from `python bench/gmm_baseline.py`.
+# dequantization, test metrics: recorded from `python bench/density_baselines.py --dataset digits`
+# (the best of its mixtures on the test split).
 GMM_BASELINE = {"description": "5 full-covariance components", "nll_nats": -58.06, "bits_per_dim": 2.779}
 
 

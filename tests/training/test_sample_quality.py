@@ -126,3 +126,16 @@ def test_argument_errors(small_vae, splits):
         sample_quality(small_vae, judge, train, test.reshape(360, 64))
     with pytest.raises(ValueError, match="`prior`"):
         sample_quality(small_vae, judge, train, test[:5], num_samples=5, prior="uniform")
+
+
+def test_the_mnist5k_judge_scores_real_digits_high_and_noise_low():
+    from keras_cvae.datasets.mnist5k_builder import mnist5k_arrays
+
+    judge = judge_for("mnist5k")  # fitted once per process (cached)
+    assert judge is judge_for("mnist5k") and judge.image_shape == (28, 28, 1)
+    images, labels = mnist5k_arrays("test")
+    test = images[:300].astype("float32") / 255.0
+    assert judge.score(test) > 7
+    assert np.mean(judge.classes[judge.probabilities(test).argmax(1)] == labels[:300]) > 0.9
+    noise = np.random.default_rng(0).uniform(size=(300, 28, 28, 1))
+    assert judge.score(noise) < 2
