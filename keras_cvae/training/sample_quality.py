@@ -264,7 +264,7 @@ def _digits_judge(seed):
 
 
 def judge_for(dataset_name, seed=0):
-    """The judge of a dataset, or `None` where there are no labels here (all but `"digits"`).
+    """The judge of a dataset with labels here (`"digits"`, `"mnist5k"`), else `None`.
 
     Example:
 
@@ -272,7 +272,20 @@ def judge_for(dataset_name, seed=0):
     >>> type(judge_for("digits")).__name__, judge_for("mnist")
     ('ClassifierScore', None)
     """
-    return digits_judge(seed) if dataset_name == "digits" else None
+    seed = check_int("seed", seed, minimum=0)
+    if dataset_name == "digits":
+        return _digits_judge(seed)
+    if dataset_name == "mnist5k":
+        return _mnist5k_judge(seed)
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _mnist5k_judge(seed):
+    from keras_cvae.datasets.mnist5k_builder import mnist5k_arrays
+
+    images, labels = mnist5k_arrays("train")
+    return ClassifierScore(images / 255.0, labels, seed=seed)
 
 
 def _digits():
