@@ -26,7 +26,7 @@ _DIGITS_TRAINING = {"epochs": 40, "batch_size": 64, "learning_rate": 2e-3, "warm
 # bits/dim are there), hence the long schedule.
 _MNIST5K_TRAINING = {"epochs": 100, "batch_size": 64, "learning_rate": 2e-3, "warmup_epochs": 10,
                      "seed": 0}
-_PHOTO_PATCHES_TRAINING = {"epochs": 25, "batch_size": 64, "learning_rate": 2e-3, "warmup_epochs": 5,
+_PHOTO_PATCHES_TRAINING = {"epochs": 20, "batch_size": 64, "learning_rate": 2e-3, "warmup_epochs": 5,
                            "seed": 0}
 
 PRESETS = {
