@@ -24,7 +24,7 @@ _DIGITS_TRAINING = {"epochs": 40, "batch_size": 64, "learning_rate": 2e-3, "warm
 # mnist5k (4,000 training images): the σ(z) of the empty background needs
 # many steps to fall from 0.1 towards its optimum near 0.001 (most of the
 # bits/dim are there), hence the long schedule.
-_MNIST5K_TRAINING = {"epochs": 100, "batch_size": 64, "learning_rate": 2e-3, "warmup_epochs": 10,
+_MNIST5K_TRAINING = {"epochs": 60, "batch_size": 64, "learning_rate": 2e-3, "warmup_epochs": 10,
                      "seed": 0}
 _PHOTO_PATCHES_TRAINING = {"epochs": 20, "batch_size": 64, "learning_rate": 2e-3, "warmup_epochs": 5,
                            "seed": 0}
