@@ -286,7 +286,7 @@ def _mixed_precision(policy):
 # === Parser ===
 
 _PRESET_HELP = "a registered preset name (see `keras-cvae presets`) or a preset folder"
-_DATA_DIR_HELP = ("the TFDS data folder: prepared datasets, and the embedded digits once "
+_DATA_DIR_HELP = ("the TFDS data folder: prepared datasets, and the embedded ones once "
                   "prepared (default: $KERAS_CVAE_DATA_DIR, else "
                   "~/.cache/keras_cvae/tensorflow_datasets; TFDS datasets also in TFDS's own)")
 
@@ -329,7 +329,8 @@ def _add_train_arguments(sub):
                      help="registered name or preset folder: the architecture, trained from scratch "
                           "(default: digits_basic)")
     sub.add_argument("--dataset", default=None,
-                     help="digits, a prepared TFDS name, or a folder of images (default: the preset's)")
+                     help="an embedded dataset (digits, mnist5k, photo_patches), a prepared TFDS "
+                          "name, or a folder of images (default: the preset's)")
     _add_image_source_arguments(sub)
     sub.add_argument("--epochs", type=_positive_int, default=None,
                      help="passes over the training split (default: the preset's; 40 for "

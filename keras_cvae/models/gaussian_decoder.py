@@ -8,6 +8,7 @@ from keras_cvae.layers import PaddedConv
 from keras_cvae.models.conv_net_config import as_conv_net
 
 DECODER_SCALES = ("constant", "learned", "linear", "per_pixel", "linear_per_pixel")
+MEAN_ACTIVATIONS = ("linear", "sigmoid")
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -30,6 +31,14 @@ class GaussianDecoder(keras.layers.Layer):
       each position), started at `scale`. The lecture's `σ(z)² I` made
       diagonal: each pixel's uncertainty depends on `z`.
 
+    The mean is `f_mean`'s output as the lecture has it
+    (`mean_activation="linear"`), or squashed into (0, 1) by a sigmoid
+    (`"sigmoid"`, computed in float32). The sigmoid lets pixels that are
+    nearly constant, such as the empty background of MNIST digits, be
+    predicted to within their quantization width (1/256) so that their σ can
+    shrink to match; with a linear mean the decoder must reach that accuracy
+    through an unbounded output, and σ stays an order of magnitude too large.
+
     Learned scales are `softplus(·) + min_scale` in float32. Call returns
     `(mean, scale)`: `mean` `(B, *image_shape)`, `scale` `(B, 1, ..., 1)`, or
     `(B, *image_shape)` for `"per_pixel"` and `"linear_per_pixel"`.
@@ -42,6 +51,8 @@ class GaussianDecoder(keras.layers.Layer):
             `"per_pixel"` or `"linear_per_pixel"`. Defaults to `"learned"`.
         scale: float. The constant `σ`, or the initial one. Defaults to `0.1`.
         min_scale: float. Lower bound of a learned `σ`. Defaults to `1e-3`.
+        mean_activation: str. `"linear"` (the lecture's `g(z)`) or
+            `"sigmoid"` (the mean in (0, 1)). Defaults to `"linear"`.
         **kwargs: Base `keras.layers.Layer` arguments.
 
     Example:
@@ -60,6 +71,7 @@ class GaussianDecoder(keras.layers.Layer):
         decoder_scale="learned",
         scale=0.1,
         min_scale=1e-3,
+        mean_activation="linear",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -76,6 +88,8 @@ class GaussianDecoder(keras.layers.Layer):
             )
         self.scale = validation.check_number("scale", scale)
         self.min_scale = validation.check_number("min_scale", min_scale)
+        self.mean_activation = validation.check_choice(
+            "mean_activation", mean_activation, MEAN_ACTIVATIONS)
         self._features_shape = (*self.image_shape[:-1], self.conv_net.channels)
         self.f_in = keras.layers.Dense(
             math.prod(self._features_shape), dtype=self.dtype_policy, name="f_in"
@@ -135,6 +149,9 @@ class GaussianDecoder(keras.layers.Layer):
         h = ops.reshape(self.f_in(z), (batch, *self._features_shape))
         h = self.conv_net(h, training=training)
         mean = self.f_mean(h)
+        if self.mean_activation == "sigmoid":
+            # float32: in bfloat16 a mean of 0.998 would round to 0.996 or 1.
+            mean = ops.sigmoid(ops.cast(mean, "float32"))
         ones = (1,) * len(self.image_shape)
         if self.decoder_scale == "constant":
             scale = ops.full((batch, *ones), self.scale, dtype="float32")
@@ -167,6 +184,7 @@ class GaussianDecoder(keras.layers.Layer):
                 "decoder_scale": self.decoder_scale,
                 "scale": self.scale,
                 "min_scale": self.min_scale,
+                "mean_activation": self.mean_activation,
             }
         )
         return config

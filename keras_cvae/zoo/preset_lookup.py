@@ -65,6 +65,8 @@ def architecture_summary(config):
     >>> from keras_cvae.zoo.preset_lookup import architecture_summary, read_config
     >>> architecture_summary(read_config("digits_bottleneck"))
     'bottleneck ×2, C=256, D=64, k=3, Z=16, diagonal q(z|x), linear_per_pixel σ'
+    >>> architecture_summary(read_config("mnist5k_basic"))
+    'basic ×2, C=32, k=3, Z=32, diagonal q(z|x), linear_per_pixel σ, sigmoid mean'
     """
     encoder = config["config"]["encoder"]["config"]
     decoder = config["config"]["decoder"]["config"]
@@ -75,6 +77,8 @@ def architecture_summary(config):
     parts += [f"k={net.get('kernel_size', 3)}", f"Z={encoder['latent_dim']}",
               f"{encoder.get('posterior', 'diagonal')} q(z|x)",
               f"{decoder.get('decoder_scale', 'linear_per_pixel')} σ"]
+    if decoder.get("mean_activation", "linear") != "linear":
+        parts.append(f"{decoder['mean_activation']} mean")
     return ", ".join(parts)
 
 

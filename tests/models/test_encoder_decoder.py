@@ -90,6 +90,24 @@ def test_decoder_per_pixel_scale(tmp_path):
     np.testing.assert_allclose(elbo.gaussian_nll(x, mean, scale), expected, rtol=1e-4)
 
 
+def test_decoder_sigmoid_mean(tmp_path):
+    conv_net = {**CONV_NET, "zero_init_last": False}
+    decoder = keras_cvae.GaussianDecoder((6, 6, 3), conv_net, mean_activation="sigmoid")
+    z = np.random.default_rng(0).normal(size=(4, 5)).astype("float32") * 3
+    mean, _ = roundtrip(decoder, z, tmp_path)
+    features = decoder.conv_net(keras.ops.reshape(decoder.f_in(z), (4, 6, 6, 8)), training=False)
+    raw = np.asarray(decoder.f_mean(features))
+    np.testing.assert_allclose(mean, 1 / (1 + np.exp(-raw)), rtol=1e-5, atol=1e-7)
+    assert np.all((mean >= 0) & (mean <= 1)) and np.ptp(raw) > 1
+
+
+def test_decoder_sigmoid_mean_is_float32_under_mixed_precision():
+    decoder = keras_cvae.GaussianDecoder(
+        (6, 6, 1), CONV_NET, mean_activation="sigmoid", dtype="mixed_bfloat16")
+    mean, scale = decoder(np.zeros((2, 5), "float32"))
+    assert mean.dtype == "float32" and scale.dtype == "float32"
+
+
 def test_decoder_rank_1_and_3():
     for rank, shape in ((1, (10, 2)), (3, (4, 4, 4, 1))):
         conv_net = {**CONV_NET, "rank": rank}
@@ -111,6 +129,8 @@ def test_decoder_rank_1_and_3():
         (lambda: keras_cvae.GaussianDecoder((8, 8, 1), CONV_NET, decoder_scale="pixel"),
          r"`decoder_scale`.*Received: decoder_scale='pixel'"),
         (lambda: keras_cvae.GaussianDecoder((8, 8, 1), CONV_NET, scale=0.0), r"`scale`.*Received: scale=0.0"),
+        (lambda: keras_cvae.GaussianDecoder((8, 8, 1), CONV_NET, mean_activation="relu"),
+         r"`mean_activation`.*Received: mean_activation='relu'"),
     ],
 )
 def test_bad_arguments(factory, message):
