@@ -17,6 +17,7 @@ import keras_cvae
 from keras_cvae.export import export_all
 from keras_cvae.training import TrainingConfig
 from keras_cvae.training import train
+from keras_cvae.training import trainer
 
 TINY = {"channels": 4, "bottleneck_channels": 4, "depth": 1, "latent_dim": 2}
 CASES = {
@@ -30,9 +31,13 @@ CASES = {
 def trained(request, tmp_path_factory):
     name = request.param
     preset_dir = str(tmp_path_factory.mktemp(name) / "preset")
-    config = TrainingConfig(name, epochs=1, batch_size=256, num_samples=2, prior_components=2,
-                            overrides=TINY)
-    metadata = train(config, preset_dir, verbose=0)
+    config = TrainingConfig(name, epochs=1, batch_size=64, learning_rate=3e-3, warmup_epochs=0,
+                            num_samples=2, prior_components=2, overrides=TINY)
+    with pytest.MonkeyPatch.context() as patch:  # the recorded checks, smaller
+        patch.setattr(trainer, "SAMPLE_QUALITY_SAMPLES", 100)
+        patch.setattr(trainer, "CHECK_NUM_SAMPLES", 2)
+        patch.setattr(trainer, "PRIOR_SAMPLES_PER_IMAGE", 1)
+        metadata = train(config, preset_dir, verbose=0)
     return name, preset_dir, metadata
 
 
