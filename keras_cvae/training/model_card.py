@@ -41,7 +41,10 @@ def model_card_files(model, metadata, test_images, seed=0, grid=8, zoom=4):
         standard = np.asarray(model.sample(grid * grid, seed=seed, prior="standard"))
         files[STANDARD_SAMPLES_FILE] = png_bytes(image_grid(standard, columns=grid, scale=zoom))
     samples = np.asarray(model.sample(grid * grid, seed=seed))
-    originals = np.asarray(test_images[: grid * grid // 2], "float32")
+    # Test images spread evenly over the split (the first few can be alike: the sky of a photograph).
+    test_images = np.asarray(test_images, "float32")
+    spread = np.linspace(0, len(test_images) - 1, min(grid * grid // 2, len(test_images)))
+    originals = test_images[np.round(spread).astype(int)]
     reconstructions = np.asarray(model.reconstruct(originals))
     rows = []
     for i in range(grid // 2):  # an originals row, then its reconstructions

@@ -17,6 +17,7 @@ import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_cvae import datasets
@@ -111,7 +112,9 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
         **_evaluate(config, trained, data, verbose),
         "sample_quality": _sample_quality(config, trained, data, prior),
     }
-    files = model_card_files(trained, metadata, data.test_images, seed=config.seed)
+    test_array = data.test_array
+    card_images = test_array if isinstance(test_array, np.ndarray) else data.test_images
+    files = model_card_files(trained, metadata, card_images, seed=config.seed)
     metadata = save_to_preset(trained, preset_dir, metadata=metadata,
                               overwrite=overwrite or run_dir is not None, files=files)
     if run_dir is not None:
