@@ -34,6 +34,7 @@ def test_presets_lists_the_zoo_as_a_table(cli_env):
                               "bits/dim"]
     by_name = {row.split()[0]: row for row in rows}
     assert set(by_name) == {"digits_basic", "digits_bottleneck", "digits_basic_full",
+                            "mnist5k_basic", "photo_patches_bottleneck",
                             "mnist_basic", "cifar10_bottleneck", "celeba64_basic"}
     recorded = read_metadata("digits_basic")
     assert "8×8×1" in by_name["digits_basic"]
@@ -41,6 +42,8 @@ def test_presets_lists_the_zoo_as_a_table(cli_env):
     assert by_name["digits_basic"].endswith(f"{recorded['metrics']['bits_per_dim']:.3f}")
     assert "bottleneck ×2, C=256, D=64, k=3" in by_name["digits_bottleneck"]
     assert "no (train it)" in by_name["mnist_basic"] and by_name["mnist_basic"].endswith("—")
+    assert "28×28×1" in by_name["mnist5k_basic"] and "sigmoid mean" in by_name["mnist5k_basic"]
+    assert "16×16×3" in by_name["photo_patches_bottleneck"]
 
 
 def test_sample_from_a_pretrained_preset(background):
