@@ -8,9 +8,13 @@ from keras_cvae.utils.image_grid import png_bytes
 from keras_cvae.zoo.preset_lookup import architecture_summary
 
 # Pixel-space density baselines fitted to a dataset's training split with the same
-# dequantization, test metrics (nats per image, bits/dim) recorded from
-# `python bench/density_baselines.py --dataset NAME` (each model's setting the best of its grid on
-# the test split; `--components 1 2 5` for the photo patches).
+# dequantization, test metrics (nats per image, bits/dim) recorded from the command in
+# BASELINE_COMMANDS (each model's setting the best of its grid on the test split).
+BASELINE_COMMANDS = {
+    "digits": "python bench/density_baselines.py --dataset digits",
+    "mnist5k": "python bench/density_baselines.py --dataset mnist5k",
+    "photo_patches": "python bench/density_baselines.py --dataset photo_patches --components 1 2 5",
+}
 BASELINES = {
     "digits": [("GaussianMixture, 5 full-covariance components", -58.06, 2.779)],
     "mnist5k": [
@@ -167,9 +171,8 @@ def _metrics_section(metadata):
         lines.append(f"| {description} (baseline) | — | {nll_nats:.2f} | {bits_per_dim:.3f} |")
     lines += ["", f"Reproduce: `{metrics['command']}`."]
     if baselines:
-        lines.append(f"Baselines: `python bench/density_baselines.py --dataset "
-                     f"{metadata['dataset']['name']}`, each setting the best of its grid on the "
-                     "test split.")
+        lines.append(f"Baselines: `{BASELINE_COMMANDS[metadata['dataset']['name']]}`, each "
+                     "setting the best of its grid on the test split.")
     if check:
         lines.append(
             f"Quick check used by the tests: K = {check['num_samples']}, seed {check['seed']}: "
