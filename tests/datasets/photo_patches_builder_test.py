@@ -8,6 +8,7 @@ import tensorflow_datasets as tfds
 
 import keras_cvae.datasets
 from keras_cvae.datasets import DatasetInfo
+from keras_cvae.datasets import embedded_builder
 from keras_cvae.datasets import photo_patches_builder
 from keras_cvae.datasets.photo_patches_builder import photo_patches_arrays
 
@@ -40,7 +41,7 @@ def arrays():
 @pytest.fixture(scope="module")
 def builder(data_dir):
     """Prepared once, in the session's data folder (which `load` uses too)."""
-    return photo_patches_builder.prepare(str(data_dir))
+    return embedded_builder.prepare(photo_patches_builder.KerasCvaePhotoPatches, str(data_dir))
 
 
 def _counts(split_photos):
