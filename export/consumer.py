@@ -1,20 +1,49 @@
-"""What the three consumer scripts share: the command line, the inputs, running and printing.
+"""What the three consumer scripts share: the command line, verification, inputs, running.
 
-Needs only numpy. Each script (`run_saved_model.py`, `run_tflite.py`,
-`run_onnx.py`) brings its runtime (how to load a model's signatures, read a
-signature's inputs and run it) and hands it to `main`. Keep this file beside
-the scripts: `python export/run_tflite.py ...` finds it in the script's folder.
+Needs only numpy and the standard library. Each script (`run_saved_model.py`,
+`run_tflite.py`, `run_onnx.py`) brings its runtime (which files it loads, how
+to load a model's signatures, read a signature's inputs and run it) and hands
+it to `main`. Keep this file beside the scripts: `python export/run_tflite.py
+...` finds it in the script's folder.
+
+Before loading anything, `main` checks the files the runtime will load
+against the export's manifest (`verify`): the SHA-256 sums keras_cvae wrote
+last, at `<export>/manifest.json` (a folder) or `<file>.manifest.json` (a
+single `.tflite`). A damaged or changed file, a missing one, or an artifact
+without a manifest is refused; `--no-verify` runs it anyway. Every error,
+from the command line, the manifest, the `--inputs` files or the runtime,
+is one line on stderr and exit status 2.
 """
 
 import argparse
+import contextlib
+import hashlib
+import json
+import os
 import sys
+import zipfile
 
 import numpy as np
 
+# The manifest keras_cvae.export writes (keras_cvae/export/manifest.py): kept in step by a test.
+MANIFEST_FILE = "manifest.json"
+SIDECAR_SUFFIX = ".manifest.json"
+MANIFEST_FORMAT = "keras_cvae.export.manifest"
+MANIFEST_VERSION = 1
+EXIT_ERROR = 2
 
-def build_parser(doc, model_help):
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {' '.join(message.split())} "
+                              f"(see {self.prog} --help)\n")
+
+
+def build_parser(doc, model_help, prog):
     """The options every script takes; a script adds its own after them."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser = _Parser(prog=prog, description=doc.split("\n\n")[0])
     parser.add_argument("model", help=model_help)
     parser.add_argument(
         "--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays"
@@ -29,11 +58,16 @@ def build_parser(doc, model_help):
         help="seed of the random inputs, and of `sample/z_uniform` when an --inputs file "
         "has no such array (default: 0)",
     )
+    parser.add_argument(
+        "--no-verify", action="store_true",
+        help=f"run the artifact without checking its files against the export's {MANIFEST_FILE} "
+        "(default: check, and refuse a damaged file or an artifact without a manifest)",
+    )
     return parser
 
 
-def main(parser, argv, load, input_details, run):
-    """Lists the signatures' inputs, then runs them on random inputs or on each `--inputs` file.
+def main(parser, argv, locate, load, input_details, run, errors=()):
+    """Verifies the artifact, lists the signatures' inputs, runs them on random inputs or files.
 
     Random inputs, and the inputs an `--inputs` file leaves out that are
     only noise (`z_uniform`: files written before `sample` took it), are
@@ -42,42 +76,194 @@ def main(parser, argv, load, input_details, run):
     Args:
         parser: From `build_parser`, with the script's own options.
         argv: The command line (`None`: `sys.argv[1:]`).
-        load: `load(args) -> {signature: handle}`.
+        locate: `locate(model) -> [path, ...]`: the files or folders the
+            runtime loads for the `model` argument (an existing path); a
+            ValueError if it holds none.
+        load: `load(args, paths) -> {signature: handle}`.
         input_details: `input_details(handle) -> {input: (shape, dtype)}`, `-1`
             for the batch.
         run: `run(handle, signature, inputs) -> {output: array}`.
+        errors: The runtime's exception types for a file it cannot load or
+            inputs it cannot run (besides ValueError and OSError).
 
     Returns:
-        The exit status, `0`.
+        The exit status, `0`. An error raises `SystemExit(2)` after printing
+        `<script>: error: <message>` (one line) to stderr.
     """
     args = parser.parse_args(argv)
     if args.inputs and len(args.outputs) not in (0, len(args.inputs)):
         parser.error("give one --outputs file per --inputs file")
-    handles = load(args)
+    try:
+        _run_all(args, locate, load, input_details, run)
+    except (ValueError, OSError, *errors) as error:
+        parser.exit(EXIT_ERROR, f"{parser.prog}: error: {one_line(error)}\n")
+    return 0
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Sends file descriptor 2 (C++ logs too) to /dev/null in the block, unless
+    `TF_CPP_MIN_LOG_LEVEL` is 0: TensorFlow writes start-up lines there whatever the level."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def one_line(error):
+    """The message of `error` on one line (or its type, if it has none)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _run_all(args, locate, load, input_details, run):
+    """`main` after the options: raises a ValueError, an OSError or a runtime's error."""
+    if not os.path.exists(args.model):
+        raise ValueError(f"Expected an exported model. Received: {args.model!r}, which does not "
+                         "exist")
+    paths = locate(args.model)
+    if args.no_verify:
+        print(f"not verified (--no-verify): {', '.join(paths)}")
+    else:
+        for path, (manifest, count) in zip(paths, map(verify, paths)):
+            print(f"verified: {path} ({count} file{'s' * (count != 1)}, {manifest})")
+    cases = [(path, read_inputs(path)) for path in args.inputs]  # fail before loading
+    handles = load(args, paths)
     names = args.signature or sorted(handles)
     unknown = sorted(set(names) - set(handles))
     if unknown:
-        parser.error(f"unknown signatures {unknown}; the model has {sorted(handles)}")
+        raise ValueError(f"Expected --signature names among {sorted(handles)}. Received: "
+                         f"{unknown}")
     details = {name: input_details(handles[name]) for name in names}
     for name in names:
         shapes = {key: shape for key, (shape, _) in details[name].items()}
         print(f"{name}: inputs {shapes}")
 
     rng = np.random.default_rng(args.seed)
-    for index, case in enumerate(args.inputs or [None]):
+    for index, (case, arrays) in enumerate(cases or [(None, None)]):
         if case is None:
             feeds = {name: random_inputs(details[name], args.batch, rng) for name in names}
         else:
-            feeds = read_inputs(case, names)
+            feeds = select_inputs(case, arrays, names, sorted(handles))
             for name, inputs in feeds.items():
                 drawn = ", ".join(add_missing_noise(inputs, details[name], rng))
                 if drawn:
                     print(f"{name}: {drawn} not in {case}: drawn from --seed {args.seed}")
+        for name, inputs in feeds.items():
+            check_inputs(name, inputs, details[name], case)
         results = run_feeds(handles, feeds, run)
         if index < len(args.outputs):
             np.savez(args.outputs[index], **results)
-    return 0
 
+
+# === Verification ===
+
+
+def find_manifest(path):
+    """`(manifest path, manifest)` of the export holding `path`; `(None, None)` if none.
+
+    Looks for `<path>/manifest.json` (a folder) or `<path>.manifest.json` (a
+    file), then `manifest.json` in each parent folder, and takes the first
+    written by keras_cvae (another program's `manifest.json` is passed over).
+    """
+    path = os.path.abspath(path)
+    candidates = [os.path.join(path, MANIFEST_FILE) if os.path.isdir(path)
+                  else path + SIDECAR_SUFFIX]
+    folder = os.path.dirname(path)
+    while True:
+        candidates.append(os.path.join(folder, MANIFEST_FILE))
+        if os.path.dirname(folder) == folder:
+            break
+        folder = os.path.dirname(folder)
+    for candidate in candidates:
+        manifest = _read_manifest(candidate) if os.path.isfile(candidate) else None
+        if manifest is not None:
+            return candidate, manifest
+    return None, None
+
+
+def _read_manifest(path):
+    """The manifest at `path`, `None` if it is another program's; a ValueError if unreadable."""
+    try:
+        with open(path, "rb") as file:
+            manifest = json.load(file)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"Expected a JSON manifest. Received: {path}, which is not valid JSON "
+                         f"({error}): re-export the model") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        return None
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > MANIFEST_VERSION:
+        raise ValueError(f"Expected a manifest of format_version <= {MANIFEST_VERSION} (what this "
+                         f"script reads). Received: format_version={version!r} in {path}: use "
+                         "the consumer scripts of the keras_cvae that exported it")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+        and isinstance(entry.get("size"), int) for entry in files.values()
+    ):
+        raise ValueError(f"Expected a manifest whose 'files' map paths to a sha256 and a size. "
+                         f"Received: {path}, which does not: re-export the model")
+    return manifest
+
+
+def verify(path):
+    """Checks the file or folder `path` against its export's manifest: `(manifest path, files)`.
+
+    A file must be listed, with the same size and SHA-256 sum; for a folder,
+    every file the manifest lists below it. Raises a ValueError (one line:
+    the file, the expected and the received sum) otherwise, and if no
+    manifest is found.
+    """
+    manifest_path, manifest = find_manifest(path)
+    if manifest is None:
+        raise ValueError(
+            f"Expected a keras_cvae export with its {MANIFEST_FILE} (or {SIDECAR_SUFFIX} beside a "
+            f"file), which every keras_cvae export writes. Received: {path}, with none in it or "
+            "its parent folders: its files cannot be verified. Pass --no-verify to run it anyway"
+        )
+    root, files = os.path.dirname(manifest_path), manifest["files"]
+    relative = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+    if os.path.isdir(path):
+        listed = sorted(name for name in files
+                        if relative == "." or name.startswith(relative + "/"))
+    else:
+        listed = [relative] if relative in files else []
+    if not listed:
+        raise ValueError(f"Expected {path} to be listed in {manifest_path}. Received: no entry "
+                         f"for {relative!r}: it was not exported with it. Pass --no-verify to "
+                         "run it anyway")
+    for name in listed:
+        _check_file(os.path.join(root, *name.split("/")), files[name], manifest_path)
+    return manifest_path, len(listed)
+
+
+def _check_file(path, entry, manifest_path):
+    if not os.path.isfile(path):
+        raise ValueError(f"Missing file {path}, listed in {manifest_path}: the export is "
+                         "incomplete. Re-export it")
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    size, sha256 = os.path.getsize(path), digest.hexdigest()
+    if (size, sha256) != (entry["size"], entry["sha256"]):
+        raise ValueError(
+            f"Checksum mismatch for {path}: expected sha256 {entry['sha256'][:16]}... and "
+            f"{entry['size']} bytes (from {manifest_path}). Received: sha256 {sha256[:16]}... "
+            f"and {size} bytes: the file is damaged or was changed after export. Re-export it, "
+            "or pass --no-verify to run it anyway"
+        )
+
+
+# === Inputs ===
 
 # Inputs that are uniform noise in [0, 1): `sample`'s choice of a mixture prior's component.
 UNIFORM_NOISE = ("z_uniform",)
@@ -101,7 +287,7 @@ def add_missing_noise(inputs, details, rng):
     """Draws each `UNIFORM_NOISE` input the signature takes but `inputs` lacks; their names.
 
     The batch is that of the given inputs. Other missing inputs are left
-    for the runtime to report.
+    for `check_inputs` to report.
     """
     missing = [key for key in UNIFORM_NOISE if key in details and key not in inputs]
     if not missing or not inputs:
@@ -114,19 +300,82 @@ def add_missing_noise(inputs, details, rng):
     return missing
 
 
-def read_inputs(path, names):
-    """`{signature: {input: array}}` from the `<signature>/<input>` arrays of an `.npz` file.
+def read_inputs(path):
+    """`{"<signature>/<input>": array}` of an `.npz` file; a ValueError if it is not one."""
+    expected = "an --inputs .npz file (numpy.savez) of arrays named <signature>/<input>"
+    if not os.path.isfile(path):
+        state = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise ValueError(f"Expected {expected}. Received: {path!r}, which {state}")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                data = {key: data[key] for key in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"Expected {expected}. Received: {path!r}, which numpy cannot read as "
+                         f"one ({one_line(error)})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"Expected {expected}. Received: {path!r}, a single array (.npy)")
+    bad = sorted(key for key in data if key.count("/") != 1 or "" in key.split("/"))
+    if bad or not data:
+        raise ValueError(f"Expected {expected} (e.g. encode/images). Received: {path!r} with "
+                         f"arrays {bad or 'none'}")
+    return data
 
-    Signatures of `names` with no arrays in the file are left out.
+
+def select_inputs(path, arrays, names, signatures):
+    """`{signature: {input: array}}` of `arrays` for the signatures `names` to run.
+
+    Arrays of the model's other signatures are left out; a ValueError for
+    arrays of a signature the model does not have, or if none is for `names`.
     """
-    with np.load(path) as data:
-        arrays = {key: data[key] for key in data.files}
+    unknown = sorted(key for key in arrays if key.split("/")[0] not in signatures)
+    if unknown:
+        raise ValueError(f"Expected arrays named <signature>/<input> with a signature among "
+                         f"{signatures}. Received: {unknown} in {path!r}")
     feeds = {}
-    for name in names:
-        given = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name}
-        if given:
-            feeds[name] = given
+    for key, value in sorted(arrays.items()):
+        name, input_name = key.split("/")
+        if name in names:
+            feeds.setdefault(name, {})[input_name] = value
+    if not feeds:
+        raise ValueError(f"Expected arrays for the signatures to run, {names}. Received: "
+                         f"{sorted(arrays)} in {path!r}")
     return feeds
+
+
+def check_inputs(name, inputs, details, source=None):
+    """Raises a ValueError unless `inputs` has the names, shapes, dtypes and one batch of `details`.
+
+    `source`: the `--inputs` file they come from, named in the message.
+    """
+    where = f" in {source!r}" if source else ""
+    if set(inputs) != set(details):
+        raise ValueError(
+            f"Signature '{name}' takes inputs {sorted(details)}. Received: {sorted(inputs)}{where}"
+        )
+    for key, (shape, dtype) in sorted(details.items()):
+        value = np.asarray(inputs[key])
+        fits = len(value.shape) == len(shape) and all(
+            d in (-1, v) for d, v in zip(shape, value.shape)
+        )
+        if not fits:
+            raise ValueError(
+                f"Signature '{name}' expects input '{key}' of shape "
+                f"{tuple('batch' if d == -1 else d for d in shape)}. Received: shape "
+                f"{value.shape}{where}"
+            )
+        if value.dtype != np.dtype(dtype):
+            raise ValueError(
+                f"Signature '{name}' expects input '{key}' of dtype {np.dtype(dtype).name}. "
+                f"Received: dtype {value.dtype.name}{where}"
+            )
+    batches = {key: np.shape(value)[0] for key, value in inputs.items() if np.ndim(value)}
+    if len(set(batches.values())) > 1:
+        raise ValueError(
+            f"Signature '{name}' expects all inputs to have the same batch size. "
+            f"Received: {dict(sorted(batches.items()))}{where}"
+        )
 
 
 def run_feeds(handles, feeds, run):
@@ -137,12 +386,3 @@ def run_feeds(handles, feeds, run):
             results[f"{name}/{key}"] = value
             print(f"  {name}/{key}: shape {value.shape}, mean {float(np.mean(value)):.4f}")
     return results
-
-
-def exit_status(main, errors):
-    """`main()`, or `1` after printing `error: ...` to stderr if it raises one of `errors`."""
-    try:
-        return main()
-    except errors as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1

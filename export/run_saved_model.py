@@ -8,7 +8,11 @@ beside it.
     python run_saved_model.py serving/vae/1 --inputs in.npz --outputs out.npz
 
 MODEL is a version folder (`.../vae/1`) or a TF Serving base path (`.../vae`,
-whose highest numbered version is used). An inputs file holds arrays named
+whose highest numbered version is used). The version folder's files are first
+checked against the export's `manifest.json` (in it or a parent folder): a damaged
+or missing file is refused, and so is a SavedModel without a manifest unless
+`--no-verify` is given. Errors are one line on stderr, exit status 2. An inputs
+file holds arrays named
 `<signature>/<input>` (e.g. `encode/images`); signatures with no inputs in it are
 skipped. Random inputs, and a `sample/z_uniform` missing from a file, are drawn
 from `--seed`. The outputs file gets `<signature>/<output>` (e.g. `encode/z_mean`).
@@ -19,10 +23,11 @@ the same position.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow as tf  # noqa: E402
+import consumer  # beside this script
 
-import consumer  # noqa: E402  (beside this script)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+with consumer.quiet_stderr():  # TensorFlow's start-up lines (TF_CPP_MIN_LOG_LEVEL=0 shows them)
+    import tensorflow as tf
 
 
 def resolve(path):
@@ -39,8 +44,9 @@ def resolve(path):
 
 
 def load(path):
-    """`{signature: concrete function}` of the SavedModel at `path`."""
-    loaded = tf.saved_model.load(resolve(path))
+    """`{signature: concrete function}` of the SavedModel at `path` (a version folder)."""
+    with consumer.quiet_stderr():  # the CUDA probe's error line on a machine without GPUs
+        loaded = tf.saved_model.load(path)
     return loaded, dict(loaded.signatures)
 
 
@@ -57,22 +63,22 @@ def input_details(fn):
 
 
 def run(fn, inputs):
-    """Calls one signature; TensorFlow checks the shapes and dtypes."""
+    """Calls one signature (`consumer.check_inputs` has checked the names, shapes and dtypes)."""
     outputs = fn(**{key: tf.constant(value) for key, value in inputs.items()})
     return {key: value.numpy() for key, value in outputs.items()}
 
 
 def main(argv=None):
     parser = consumer.build_parser(
-        __doc__, "a SavedModel version folder or TF Serving base path"
+        __doc__, "a SavedModel version folder or TF Serving base path", os.path.basename(__file__)
     )
     return consumer.main(
-        parser, argv, load=lambda args: load(args.model)[1], input_details=input_details,
+        parser, argv, locate=lambda path: [resolve(path)],
+        load=lambda args, paths: load(paths[0])[1], input_details=input_details,
         run=lambda fn, name, inputs: run(fn, inputs),
+        errors=(TypeError, tf.errors.OpError),
     )
 
 
 if __name__ == "__main__":
-    sys.exit(
-        consumer.exit_status(main, (ValueError, TypeError, tf.errors.InvalidArgumentError))
-    )
+    sys.exit(main())

@@ -105,13 +105,22 @@ def _preset_dataset(preset, dataset):
     return recorded_dataset(read_metadata(preset)) or "digits"
 
 
-def _print_json(results, path=None):
+def _print_json(results, path=None, overwrite=False):
     from keras_cvae.utils.json_file import to_json
     from keras_cvae.utils.json_file import write_json
 
     print(to_json(results), end="")
     if path:
-        write_json(path, results)
+        write_json(path, results, overwrite=overwrite)
+
+
+def _check_output_file(args):
+    """Refuses, before anything loads, an existing output file (`--out`, `--json`) without `--overwrite`."""
+    flag = getattr(args, "output_flag", None)
+    if flag and getattr(args, flag):
+        from keras_cvae.utils.atomic_write import check_destination
+
+        check_destination(getattr(args, flag), args.overwrite, name=flag)
 
 
 # === Sub-commands ===
@@ -169,7 +178,7 @@ def evaluate(args):
         seed=args.seed, batch_size=args.batch_size, verbose=1,
     )
     results.update({"preset": args.preset, "dataset": dataset_name, "split": args.split})
-    _print_json(results, args.json)
+    _print_json(results, args.json, overwrite=args.overwrite)
 
 
 def sample(args):
@@ -179,7 +188,8 @@ def sample(args):
     model = _load(args.preset)
     images = model.sample(args.num, seed=args.seed, temperature=args.temperature,
                           add_noise=args.add_noise, prior=args.prior)
-    save_png(args.out, image_grid(images, columns=args.columns, scale=args.scale))
+    save_png(args.out, image_grid(images, columns=args.columns, scale=args.scale),
+             overwrite=args.overwrite)
     print(f"Wrote {args.num} samples to {args.out}")
 
 
@@ -193,7 +203,7 @@ def reconstruct(args):
     images = next(iter(_load_split(args, model, args.split, args.num))).numpy()
     recon = np.asarray(model.reconstruct(images))
     grid = image_grid(np.concatenate([images, recon]), columns=len(images), scale=args.scale)
-    save_png(args.out, grid)
+    save_png(args.out, grid, overwrite=args.overwrite)
     print(f"Wrote {len(images)} inputs (top) and reconstructions (bottom) to {args.out}")
 
 
@@ -211,14 +221,19 @@ def interpolate(args):
     path = np.asarray(model.interpolate(images[:pairs], images[pairs:2 * pairs],
                                         num_steps=args.num_steps, path=args.path))
     save_png(args.out, image_grid(path.reshape(-1, *model.image_shape), columns=args.num_steps,
-                                  scale=args.scale))
+                                  scale=args.scale), overwrite=args.overwrite)
     print(f"Wrote {pairs} {args.path} interpolations of {args.num_steps} steps (one per row) "
           f"to {args.out}")
 
 
 def export(args):
     from keras_cvae.export import export_all
+    from keras_cvae.export.manifest import check_replaceable
+    from keras_cvae.utils.atomic_write import check_destination
 
+    # A refused --out fails at once, not after the preset and data load.
+    check_destination(args.out, args.overwrite, is_dir=True, name="out")
+    check_replaceable(args.out, args.overwrite)
     model = _load(args.preset)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     quantizations = [None if q.strip() == "float32" else q.strip()
@@ -408,6 +423,7 @@ def _add_evaluate_arguments(sub):
                      help="seeds the posterior and importance samples (default: 0)")
     sub.add_argument("--json", default=None, metavar="PATH",
                      help="also write the results to this JSON file (default: print only)")
+    _add_overwrite_file_argument(sub, "json")
 
 
 def _add_sample_arguments(sub):
@@ -431,6 +447,14 @@ def _add_sample_arguments(sub):
 def _add_png_arguments(sub):
     sub.add_argument("--scale", type=_positive_int, default=4, help="pixel enlargement (default: 4)")
     sub.add_argument("--out", required=True, help="the PNG file to write")
+    _add_overwrite_file_argument(sub, "out")
+
+
+def _add_overwrite_file_argument(sub, flag):
+    """`--overwrite` for the file of `--FLAG`, checked before anything loads (`_check_output_file`)."""
+    sub.set_defaults(output_flag=flag)
+    sub.add_argument("--overwrite", action="store_true",
+                     help=f"replace an existing --{flag} file (default: refuse)")
 
 
 def _add_reconstruct_arguments(sub):
@@ -460,7 +484,8 @@ def _add_export_arguments(sub):
                           "float32,float16,dynamic,int8)")
     sub.add_argument("--out", required=True, help="the export folder")
     sub.add_argument("--overwrite", action="store_true",
-                     help="replace an existing export folder (default: refuse)")
+                     help="replace an earlier export folder, never a folder of other files "
+                          "(default: refuse any existing --out)")
     sub.add_argument("--dataset", default=None,
                      help="training images for int8 calibration and the report "
                           "(default: the preset's)")
@@ -483,6 +508,7 @@ def main(argv=None, initialize_package=None):
             from keras_cvae.zoo import resolve_preset
 
             resolve_preset(args.preset)  # an unknown name fails before TensorFlow loads
+        _check_output_file(args)
         if args.function is train:
             _prefer_onednn(args.strategy)
         if args.function is not presets:

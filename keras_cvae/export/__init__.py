@@ -3,8 +3,10 @@
 One function per format, plus `export_all` (every format and the report),
 `export_report` (sizes, differences from Keras, latencies) and
 `export_for_keras` (what `VAE.export(filepath, format=...)`, Keras's
-`Model.export`, calls). The artifacts need neither Keras nor keras_cvae;
-`export/` at the top of the repository holds standalone scripts that run them.
+`Model.export`, calls). Every export ends with a manifest of its files'
+SHA-256 sums (`keras_cvae.export.manifest`). The artifacts need neither Keras
+nor keras_cvae; `export/` at the top of the repository holds standalone
+scripts that verify and run them.
 """
 
 from keras_cvae.export._signatures import SERVING_DEFAULT

@@ -7,16 +7,18 @@ import keras
 
 from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
-from keras_cvae.export.onnx import export_onnx
+from keras_cvae.export.manifest import check_replaceable
+from keras_cvae.export.manifest import write_manifest
+from keras_cvae.export.onnx import write_onnx
 from keras_cvae.export.report import export_report
 from keras_cvae.export.report import format_report
-from keras_cvae.export.saved_model import export_saved_model
 from keras_cvae.export.saved_model import write_saved_model
 from keras_cvae.export.tflite import QUANTIZATIONS
 from keras_cvae.export.tflite import convert_saved_model
 from keras_cvae.export.tflite import int8_needs_images
 from keras_cvae.utils import write_json
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.validation import check_positive_int
 from keras_cvae.validation import invalid
 
 FORMATS = ("saved_model", "tflite", "onnx")
@@ -37,6 +39,9 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
     - `onnx/<signature>.onnx`.
     - `export_report.json`: sizes, differences from Keras, latencies (see
       `keras_cvae.export.export_report`), also printed.
+    - `manifest.json`, written last: the SHA-256 sum and size of every other
+      file (see `keras_cvae.export.manifest`), which the scripts in `export/`
+      check before they run an artifact.
 
     Everything is written to a temporary folder beside `out_dir` and renamed
     at the end: a failed export leaves no partial `out_dir`.
@@ -55,7 +60,10 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
         name: str. The model's name in the SavedModel layout and TFLite file
             names. Defaults to `"vae"`.
         version: int. The SavedModel version. Defaults to `1`.
-        overwrite: bool. Replace an existing `out_dir`. Defaults to `False`.
+        overwrite: bool. Replace an existing `out_dir`, if it is an earlier
+            export (it holds a keras_cvae `manifest.json` or
+            `export_report.json`): any other existing path raises a
+            `FileExistsError`, and is left as it is. Defaults to `False`.
         report: bool. Measure the artifacts and write the report. Defaults
             to `True`.
         report_repeats: int. Timed calls per runtime and batch size.
@@ -65,7 +73,8 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
 
     Returns:
         `{label: path}` of the artifacts written (labels `saved_model`,
-        `tflite_<mode>`, `onnx`, `report`).
+        `tflite_<mode>`, `onnx`, `report`; not the manifest, always
+        `<out_dir>/manifest.json`).
 
     Example:
 
@@ -81,15 +90,19 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
     >>> sorted(paths)  # doctest: +NORMALIZE_WHITESPACE
     ['onnx', 'report', 'saved_model', 'tflite_dynamic', 'tflite_float16', 'tflite_float32',
      'tflite_int8']
+    >>> sorted(os.listdir(out_dir))
+    ['export_report.json', 'manifest.json', 'onnx', 'saved_model', 'tflite']
     >>> os.path.relpath(paths["tflite_int8"], out_dir)
     'tflite/vae_int8.tflite'
     """
     check_model(model)
     formats = _check_subset("formats", formats, FORMATS)
+    version = check_positive_int("version", version)
     images = as_image_array(representative_data, model, 100)
     if "tflite" in formats:
         quantizations = _check_quantizations(quantizations, images)
     out_dir = os.path.abspath(os.fspath(out_dir))
+    check_replaceable(out_dir, overwrite)
     steps = _count_steps(formats, quantizations, report)
     if verbose:
         print(f"Exporting ({', '.join(formats)}) to {out_dir}: {steps} steps, one per artifact"
@@ -106,6 +119,7 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
             measured = _write_report(model, temp, relative, images, report_repeats)
             relative["report"] = REPORT_FILE
             progress.add(1)
+        write_manifest(temp)  # last: it lists every file, and marks the export complete
     if verbose and measured is not None:
         print(format_report(measured))  # below the finished bar
     return {label: os.path.join(out_dir, path) for label, path in relative.items()}
@@ -140,12 +154,12 @@ def _write_artifacts(model, temp, formats, quantizations, images, name, version)
     saved_model = None
     if "saved_model" in formats:
         saved_model = os.path.join("saved_model", name, str(version))
-        export_saved_model(model, os.path.join(temp, "saved_model", name), version=version)
+        write_saved_model(model, os.path.join(temp, saved_model))
         yield "saved_model", saved_model
     if "tflite" in formats:
         yield from _write_tflite(model, temp, name, quantizations, images, saved_model)
     if "onnx" in formats:
-        export_onnx(model, os.path.join(temp, "onnx"))
+        write_onnx(model, os.path.join(temp, "onnx"))
         yield "onnx", "onnx"
 
 

@@ -12,6 +12,8 @@ import os
 from keras_cvae.export._signatures import SERVING_DEFAULT
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
+from keras_cvae.export.manifest import check_replaceable
+from keras_cvae.export.manifest import write_manifest
 from keras_cvae.export.onnx import DEFAULT_OPSET
 from keras_cvae.export.onnx import MIN_OPSET
 from keras_cvae.export.onnx import export_onnx
@@ -71,7 +73,10 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
       `opset_version` (Keras's name; default 17, at least 13).
 
     The artifact is written beside its target and renamed into place: a
-    failed export leaves nothing behind.
+    failed export leaves nothing behind. Its manifest, the SHA-256 sum of
+    every file, is written last (`<filepath>/manifest.json` for a folder,
+    `<filepath>.manifest.json` for a `.tflite` file; see
+    `keras_cvae.export.manifest`): the scripts in `export/` check it.
 
     Args:
         model: `keras_cvae.VAE`.
@@ -84,7 +89,10 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
         input_signature: Must be `None`: the inputs of every signature follow
             from the model (its image shape and latent size).
         overwrite: bool. Replace an existing artifact, as Keras's
-            `Model.export` does. Defaults to `True`.
+            `Model.export` does; but an existing folder only if it is an
+            earlier export (it holds a keras_cvae `manifest.json`): any other
+            folder raises a `FileExistsError` and is left as it is. Defaults
+            to `True`.
         **kwargs: The format's options above; any other raises a `ValueError`.
 
     Returns:
@@ -100,7 +108,7 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
     >>> path = keras_cvae.export.export_for_keras(
     ...     vae, os.path.join(tempfile.mkdtemp(), "vae_onnx"), format="onnx", verbose=False)
     >>> sorted(os.listdir(path))
-    ['decode.onnx', 'encode.onnx', 'reconstruct.onnx', 'sample.onnx']
+    ['decode.onnx', 'encode.onnx', 'manifest.json', 'reconstruct.onnx', 'sample.onnx']
     """
     check_model(model)
     check_choice("format", format, KERAS_FORMATS)
@@ -109,8 +117,10 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
         raise invalid("verbose", "a bool or None", verbose)
     path = _check_filepath(format, filepath)
     if format == "tf_saved_model":
+        check_replaceable(path, overwrite)
         with atomic_path(path, overwrite=overwrite, is_dir=True) as temp:
             write_saved_model(model, temp, keras_serve=True)
+            write_manifest(temp)
     elif format == "litert":
         options = {name: kwargs[name] for name in FORMAT_OPTIONS[format] if name in kwargs}
         export_tflite(model, path, overwrite=overwrite, **options)

@@ -9,6 +9,8 @@ from keras_cvae.export._signatures import SERVING_DEFAULT
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export._signatures import signature_functions
+from keras_cvae.export.manifest import check_replaceable
+from keras_cvae.export.manifest import write_manifest
 from keras_cvae.validation import check_positive_int
 
 # The endpoint `keras.Model.export` writes: the model's `call`.
@@ -28,15 +30,18 @@ def export_saved_model(model, path, version=1, overwrite=False):
 
     The version is written to a temporary folder beside it and renamed into
     place, so a failed export leaves nothing behind and TF Serving never
-    sees a half-written version.
+    sees a half-written version. The version folder also holds
+    `manifest.json`, its files' SHA-256 sums (see `keras_cvae.export.manifest`).
 
     Args:
         model: `keras_cvae.VAE`. Built at construction: it need not have
             been called, and may come from `keras.models.load_model`.
         path: str. The model's base path, created if needed.
         version: int. The version folder, a positive integer. Defaults to `1`.
-        overwrite: bool. Replace an existing `<path>/<version>`. Defaults to
-            `False` (raise a `FileExistsError`).
+        overwrite: bool. Replace an existing `<path>/<version>`, if it is an
+            earlier export (it holds a keras_cvae `manifest.json`). Defaults
+            to `False`: an existing version raises a `FileExistsError`, as
+            does any other existing folder with `True`.
 
     Returns:
         The path of the version folder, `<path>/<version>`.
@@ -56,8 +61,10 @@ def export_saved_model(model, path, version=1, overwrite=False):
     check_model(model)
     version = check_positive_int("version", version)
     target = os.path.join(os.path.abspath(os.fspath(path)), str(version))
+    check_replaceable(target, overwrite)
     with atomic_path(target, overwrite=overwrite, is_dir=True) as temp:
         write_saved_model(model, temp)
+        write_manifest(temp)
     return target
 
 

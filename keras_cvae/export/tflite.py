@@ -12,6 +12,8 @@ from keras_cvae.export._signatures import CALIBRATION_TEMPERATURES
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import as_image_array
 from keras_cvae.export._signatures import check_model
+from keras_cvae.export.manifest import check_replaceable
+from keras_cvae.export.manifest import write_manifest
 from keras_cvae.export.saved_model import write_saved_model
 from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.validation import check_choice
@@ -30,6 +32,8 @@ def export_tflite(model, path, quantization=None, representative_data=None,
     every mode. Only TFLite builtin ops are used (no Select-TF / Flex ops):
     the plain LiteRT interpreter runs it,
     `ai_edge_litert.interpreter.Interpreter(path).get_signature_runner("encode")`.
+    Its SHA-256 sum is written last, beside it, to `<path>.manifest.json`
+    (see `keras_cvae.export.manifest`).
 
     Quantization modes:
 
@@ -57,7 +61,8 @@ def export_tflite(model, path, quantization=None, representative_data=None,
             `"int8"`, unused otherwise.
         num_calibration_samples: int. Images taken from
             `representative_data`. Defaults to `100`.
-        overwrite: bool. Replace an existing file. Defaults to `False`.
+        overwrite: bool. Replace an existing file (never a folder). Defaults
+            to `False`.
 
     Returns:
         `path`.
@@ -73,20 +78,23 @@ def export_tflite(model, path, quantization=None, representative_data=None,
     >>> path = keras_cvae.export.export_tflite(
     ...     vae, os.path.join(tempfile.mkdtemp(), "vae_int8.tflite"), quantization="int8",
     ...     representative_data=images)
-    >>> os.path.basename(path)
-    'vae_int8.tflite'
+    >>> sorted(os.listdir(os.path.dirname(path)))
+    ['vae_int8.tflite', 'vae_int8.tflite.manifest.json']
     """
     check_model(model)
     check_choice("quantization", quantization, QUANTIZATIONS)
     check_positive_int("num_calibration_samples", num_calibration_samples)
     images = _calibration_images(model, quantization, representative_data, num_calibration_samples)
     path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        check_replaceable(path, overwrite)  # a folder is replaced by a file only if exported
     with atomic_path(path, overwrite=overwrite) as temp:
         with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
             write_saved_model(model, directory)
             content = convert_saved_model(directory, model, quantization, images)
         with open(temp, "wb") as file:
             file.write(content)
+    write_manifest(path)
     return path
 
 

@@ -49,6 +49,9 @@ def png_bytes(image):
     return tf.io.encode_png(image).numpy()
 
 
-def save_png(path, image):
-    """Writes a uint8 `(H, W, C)` image to `path` as PNG, atomically."""
-    atomic_write_bytes(path, png_bytes(image))
+def save_png(path, image, overwrite=True):
+    """Writes a uint8 `(H, W, C)` image to `path` as PNG, atomically.
+
+    `overwrite=False` refuses an existing `path` (a `FileExistsError`).
+    """
+    atomic_write_bytes(path, png_bytes(image), overwrite=overwrite)

@@ -25,9 +25,12 @@ def to_json(value):
     return json.dumps(_plain(value), indent=2, allow_nan=False) + "\n"
 
 
-def write_json(path, value):
-    """Writes `value` to `path` atomically as strict JSON; a ValueError names a non-finite number."""
-    atomic_write_bytes(path, to_json(value).encode())
+def write_json(path, value, overwrite=True):
+    """Writes `value` to `path` atomically as strict JSON; a ValueError names a non-finite number.
+
+    `overwrite=False` refuses an existing `path` (a `FileExistsError`).
+    """
+    atomic_write_bytes(path, to_json(value).encode(), overwrite=overwrite)
 
 
 def read_json(path, what="JSON file"):

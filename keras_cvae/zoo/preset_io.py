@@ -20,6 +20,9 @@ import keras
 import tensorflow as tf
 
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.atomic_write import check_destination
+from keras_cvae.utils.atomic_write import check_free_space
+from keras_cvae.utils.json_file import read_json
 from keras_cvae.utils.json_file import write_json
 from keras_cvae.version import __version__
 from keras_cvae.zoo import registry
@@ -32,6 +35,7 @@ from keras_cvae.zoo.preset_lookup import resolve_preset
 
 FORMAT_VERSION = 1
 _EXPECTED_CLASS = "keras_cvae>VAE"
+_CORE_FILES = (CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE)
 
 
 def save_to_preset(model, directory, metadata=None, overwrite=False, include_weights=True,
@@ -39,14 +43,21 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     """Writes `model` as a preset folder, atomically.
 
     The files are written to a temporary folder beside `directory`, which is
-    then renamed into place: a reader never sees a half-written preset.
+    then swapped into place (`keras_cvae.utils.atomic_path`): a reader never
+    sees a half-written preset, and a process killed at any instant leaves
+    the previous preset or the new one. `metadata.json` lists the files
+    written (`files`). A full disk raises an `OSError` ("No space left on
+    device") and leaves the previous preset as it was.
 
     Args:
         model: `keras_cvae.VAE`.
         directory: str. The preset folder to create.
         metadata: dict. Extra fields for `metadata.json`, e.g. `dataset`,
             `metrics`, `training` (command, seed, time). Defaults to `None`.
-        overwrite: bool. Replace an existing `directory`. Defaults to `False`.
+        overwrite: bool. Replace an existing `directory`, if it is empty or a
+            preset folder written by `save_to_preset` holding nothing else
+            (`not_written_by_save_to_preset`); any other folder is refused
+            with a `FileExistsError`. Defaults to `False`.
         include_weights: bool. Write `model.weights.h5`; `False` writes an
             architecture-only preset. Defaults to `True`.
         files: dict. Extra files, name → `bytes` or `str` (a model card,
@@ -69,7 +80,13 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     """
     if keras.saving.get_registered_name(type(model)) != _EXPECTED_CLASS:
         raise ValueError(f"Expected a `keras_cvae.VAE`. Received: model={model!r}")
-    with atomic_path(directory, overwrite=overwrite, is_dir=True) as staging:
+    files = files or {}
+    for file_name in files:
+        if os.path.basename(file_name) != file_name or file_name in _CORE_FILES:
+            raise ValueError(f"Invalid extra preset file name. Received: {file_name!r}")
+    check_preset_directory(directory, overwrite)  # before the weights are written
+    with atomic_path(directory, overwrite=overwrite, is_dir=True,
+                     owned=not_written_by_save_to_preset) as staging:
         write_json(os.path.join(staging, CONFIG_FILE), _architecture(model))
         contents = {
             "format_version": FORMAT_VERSION,
@@ -80,9 +97,12 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
             "parameter_count": int(model.count_params()),
             "input_shape": list(model.image_shape),
             **(metadata or {}),
+            "files": sorted({CONFIG_FILE, METADATA_FILE, *files}
+                            | ({WEIGHTS_FILE} if include_weights else set())),
         }
         if include_weights:
             weights_path = os.path.join(staging, WEIGHTS_FILE)
+            check_free_space(staging, model.weights)  # HDF5 crashes on a full disk
             _weights_only(model).save_weights(weights_path)
             contents["weights"] = {
                 "file": WEIGHTS_FILE,
@@ -92,14 +112,71 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
         else:
             contents["weights"] = None
         write_json(os.path.join(staging, METADATA_FILE), contents)
-        for file_name, data in (files or {}).items():
-            if os.path.basename(file_name) != file_name or file_name in (
-                CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE
-            ):
-                raise ValueError(f"Invalid extra preset file name. Received: {file_name!r}")
+        for file_name, data in files.items():
             with open(os.path.join(staging, file_name), "wb") as f:
                 f.write(data.encode() if isinstance(data, str) else data)
     return contents
+
+
+def check_preset_directory(directory, overwrite=False):
+    """Raises unless `save_to_preset(model, directory, overwrite=overwrite)` may write `directory`.
+
+    Call it before training, so that a refused preset folder fails at once
+    rather than after the last epoch: a `FileExistsError` for an existing
+    folder without `overwrite` or a folder `save_to_preset` did not write
+    (`not_written_by_save_to_preset`), a `NotADirectoryError` for a file.
+
+    Example:
+
+    >>> from keras_cvae.zoo.preset_io import check_preset_directory
+    >>> check_preset_directory(keras_cvae.zoo.registry.preset_directory("digits_basic"), True)
+    """
+    check_destination(directory, overwrite, is_dir=True, owned=not_written_by_save_to_preset,
+                      name="directory")
+
+
+def not_written_by_save_to_preset(directory):
+    """`None` if `save_to_preset` wrote the folder `directory` and nothing was added, else why not.
+
+    `save_to_preset(..., overwrite=True)` replaces only such a folder (or an
+    empty one): its `metadata.json` is the project's (it has
+    `keras_cvae_version`) and every entry is a file listed in its `files`
+    (presets written before that list: the preset's own files, `README.md`
+    and `.png` images).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_cvae.zoo.preset_io import not_written_by_save_to_preset
+    >>> not_written_by_save_to_preset(keras_cvae.zoo.registry.preset_directory("digits_basic"))
+    >>> folder = tempfile.mkdtemp()
+    >>> open(os.path.join(folder, "notes.txt"), "w").close()
+    >>> not_written_by_save_to_preset(folder)
+    'it is not a keras_cvae preset folder (no metadata.json written by `save_to_preset`)'
+    """
+    try:
+        metadata = read_json(os.path.join(directory, METADATA_FILE))
+    except ValueError:
+        metadata = None
+    if not isinstance(metadata, dict) or "keras_cvae_version" not in metadata:
+        return (f"it is not a keras_cvae preset folder (no {METADATA_FILE} written by "
+                "`save_to_preset`)")
+    listed = metadata.get("files")
+    foreign = sorted(
+        name for name in os.listdir(directory)
+        if os.path.islink(os.path.join(directory, name))
+        or not os.path.isfile(os.path.join(directory, name))
+        or not (name in listed if isinstance(listed, list) else _legacy_preset_file(name))
+    )
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        return f"it holds {', '.join(foreign[:3])}{more}, which `save_to_preset` did not write"
+    return None
+
+
+def _legacy_preset_file(name):
+    """Whether a preset written before `metadata.json` listed its files may hold `name`."""
+    return name in _CORE_FILES or name == "README.md" or name.endswith(".png")
 
 
 def load_preset(cls, preset, load_weights=True):

@@ -6,6 +6,7 @@ once, listing the known ones, and `keras-cvae presets` starts in a blink.
 
 import os
 
+from keras_cvae.utils.atomic_write import remove_leftovers
 from keras_cvae.utils.json_file import read_json
 from keras_cvae.zoo import registry
 
@@ -15,10 +16,16 @@ METADATA_FILE = "metadata.json"
 
 
 def resolve_preset(preset):
-    """The folder of `preset`: a registered name or an existing directory."""
+    """The folder of `preset`: a registered name or an existing directory.
+
+    For a folder, what saves killed while writing it left is cleaned up
+    first (`keras_cvae.utils.atomic_write.remove_leftovers`): a preset whose
+    replacement was interrupted is found complete, old or new.
+    """
     preset = os.fspath(preset)
     if preset in registry.PRESETS:
         return registry.preset_directory(preset)
+    remove_leftovers(preset)
     if os.path.isdir(preset):
         if not os.path.exists(os.path.join(preset, CONFIG_FILE)):
             raise ValueError(f"{preset} is a folder but has no {CONFIG_FILE}: not a preset.")

@@ -25,6 +25,8 @@ they may pick the neighbouring one: such a sample is compared with Keras's
 sample for either component (see `neighbour_references`).
 """
 
+import functools
+import importlib.util
 import os
 import subprocess
 import sys
@@ -180,6 +182,19 @@ _BLOCKED = (
 def script_command(script, *args):
     """The command running `export/<script>` in a process where keras_cvae cannot be imported."""
     return [sys.executable, "-c", _BLOCKED, str(SCRIPTS / script), *map(str, args)]
+
+
+@functools.lru_cache(maxsize=None)
+def script_module(name):
+    """Imports `export/<name>.py` (once) with its folder on sys.path, for `import consumer`."""
+    spec = importlib.util.spec_from_file_location(f"export_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return module
 
 
 def script_env():

@@ -21,6 +21,7 @@ from tests.export.export_checks import check_artifacts_match_keras
 from tests.export.export_checks import mixture_vae
 from tests.export.export_checks import non_builtin_operators
 from tests.export.export_checks import run_script
+from tests.export.export_checks import script_module
 from tests.export.export_checks import tflite_operators
 
 
@@ -73,6 +74,7 @@ def test_vae_export_writes_every_signature(vae, tmp_path, capsys):
     assert "Saved artifact at" in capsys.readouterr().out
     loaded = tf.saved_model.load(str(path))
     assert set(loaded.signatures) == {*SIGNATURES, "serving_default", "serve"}
+    assert script_module("consumer").verify(path) == (str(path / "manifest.json"), 4)
 
 
 def test_saved_model_works_as_keras_export(vae, tmp_path, capsys):
@@ -131,7 +133,9 @@ def test_every_format_matches_keras_in_a_fresh_process(tmp_path):
         ),
         "onnx": export_for_keras(model, tmp_path / "onnx", format="onnx", verbose=False),
     }
-    assert sorted(os.listdir(paths["onnx"])) == sorted(f"{name}.onnx" for name in SIGNATURES)
+    assert sorted(os.listdir(paths["onnx"])) == sorted(
+        [*(f"{name}.onnx" for name in SIGNATURES), "manifest.json"]
+    )
     differences = check_artifacts_match_keras(model, paths, tmp_path / "checks", images)
     assert set(differences) == set(paths)
     assert all(set(signatures) == set(SIGNATURES) for signatures in differences.values())

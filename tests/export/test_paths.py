@@ -13,6 +13,7 @@ from keras_cvae.export import export_all
 from keras_cvae.export import export_onnx
 from keras_cvae.export import export_saved_model
 from keras_cvae.export import export_tflite
+from tests.export.export_checks import script_module
 from tests.export.export_checks import tiny_vae
 
 saved_model_module = sys.modules["keras_cvae.export.saved_model"]
@@ -87,8 +88,10 @@ def test_versions_and_overwrite(tmp_path):
     assert export_saved_model(second, base, version=2) == str(base / "2")
     with pytest.raises(FileExistsError):
         export_saved_model(second, base, version=1)
-    export_saved_model(second, base, version=1, overwrite=True)
+    export_saved_model(second, base, version=1, overwrite=True)  # an export: replaced
     assert sorted(os.listdir(base)) == ["1", "2"]  # no temporary folder left
+    manifest = script_module("consumer").verify(base / "1")  # each version has its manifest
+    assert manifest == (str(base / "1" / "manifest.json"), 4)
 
     z = np.random.default_rng(0).standard_normal((2, 4)).astype("float32")
     decoded = tf.saved_model.load(str(base / "1")).signatures["decode"](z=tf.constant(z))
@@ -122,7 +125,7 @@ def test_failed_export_leaves_nothing(vae, tmp_path, monkeypatch):
 
     # export_all: the SavedModel is written, then ONNX fails: no partial out_dir.
     monkeypatch.undo()
-    monkeypatch.setattr(export_all_module, "export_onnx", fail)
+    monkeypatch.setattr(export_all_module, "write_onnx", fail)
     with pytest.raises(RuntimeError, match="conversion failed"):
         export_all(vae, tmp_path / "all", formats=("saved_model", "onnx"))
     assert sorted(os.listdir(tmp_path)) == ["old.tflite", "sm"]
@@ -136,7 +139,9 @@ def test_export_all_layout_and_report(vae, tmp_path, capsys):
         quantizations=(None,),
         report_repeats=2,
     )
-    assert sorted(os.listdir(tmp_path / "out")) == ["export_report.json", "saved_model", "tflite"]
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "export_report.json", "manifest.json", "saved_model", "tflite"
+    ]
     assert paths["saved_model"] == str(tmp_path / "out" / "saved_model" / "vae" / "1")
     assert paths["tflite_float32"] == str(tmp_path / "out" / "tflite" / "vae_float32.tflite")
     report = json.loads((tmp_path / "out" / "export_report.json").read_text())

@@ -1,6 +1,5 @@
 """What each runtime does with right and wrong inputs, and `sample`'s noise inputs."""
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,20 +17,9 @@ from keras_cvae.export._signatures import reference_outputs
 from tests.export.export_checks import SCRIPTS
 from tests.export.export_checks import non_builtin_operators
 from tests.export.export_checks import run_script
+from tests.export.export_checks import script_module
 from tests.export.export_checks import script_env
 from tests.export.export_checks import tflite_operators
-
-
-def _script_module(name):
-    """Imports `export/<name>.py` with its folder on sys.path (for `import consumer`)."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return module
 
 
 def test_script_runs_from_another_folder(artifacts, tmp_path):
@@ -42,8 +30,10 @@ def test_script_runs_from_another_folder(artifacts, tmp_path):
         capture_output=True, text=True, env=script_env(), cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "decode: inputs {'z': (-1, 4)}"
-    assert result.stdout.splitlines()[1].startswith("  decode/x_mean: shape (2, 8, 8, 1), mean ")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"verified: {paths['onnx']}{os.sep}decode.onnx (1 file, ")
+    assert lines[4] == "decode: inputs {'z': (-1, 4)}"  # after the four files verified
+    assert lines[5].startswith("  decode/x_mean: shape (2, 8, 8, 1), mean ")
 
 
 def test_saved_model_signatures(artifacts):
@@ -93,17 +83,20 @@ def test_wrong_inputs_saved_model(artifacts):
 
 def test_wrong_inputs_tflite(artifacts, tmp_path):
     _, paths = artifacts
-    run_tflite = _script_module("run_tflite")
+    run_tflite, consumer = script_module("run_tflite"), script_module("consumer")
     _, runners = run_tflite.load(paths["tflite_float32"])
+    details = {name: run_tflite.input_details(runner) for name, runner in runners.items()}
     with pytest.raises(
         ValueError,
         match=r"expects input 'images' of shape \('batch', 8, 8, 1\)\. Received: shape \(2, 9, 9, 1\)",
     ):
-        run_tflite.run(runners["encode"], "encode", {"images": np.zeros((2, 9, 9, 1), np.float32)})
+        consumer.check_inputs(
+            "encode", {"images": np.zeros((2, 9, 9, 1), np.float32)}, details["encode"]
+        )
     with pytest.raises(
         ValueError, match="expects input 'z' of dtype float32. Received: dtype float64"
     ):
-        run_tflite.run(runners["decode"], "decode", {"z": np.zeros((2, 4))})
+        consumer.check_inputs("decode", {"z": np.zeros((2, 4))}, details["decode"])
     # LiteRT itself rejects the dtype, and fails (less clearly) on the shape.
     with pytest.raises(ValueError, match="Got value of type FLOAT64 but expected type FLOAT32"):
         runners["decode"](z=np.zeros((2, 4)))
@@ -114,7 +107,7 @@ def test_wrong_inputs_tflite(artifacts, tmp_path):
     result = run_script(
         "run_tflite.py", paths["tflite_float32"], "--inputs", tmp_path / "bad.npz", check=False
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert (
         "error: Signature 'encode' expects input 'images' of shape ('batch', 8, 8, 1)"
         in result.stderr
@@ -203,7 +196,7 @@ def test_scripts_draw_z_uniform_from_the_seed(mixture_artifacts, tmp_path):
     """Random inputs include `z_uniform`; a file without it (written before it existed) runs."""
     model, paths = mixture_artifacts
     listed = run_script("run_onnx.py", paths["onnx"], "--signature", "sample").stdout
-    assert listed.splitlines()[0] == (
+    assert listed.splitlines()[4] == (
         "sample: inputs {'z_noise': (-1, 4), 'pixel_noise': (-1, 8, 8, 1), "
         "'temperature': (-1,), 'z_uniform': (-1,)}"
     )
