@@ -28,10 +28,15 @@ BLOCK_TYPES = ("basic", "bottleneck")
 def _bounds(minimum, maximum, minimum_inclusive, maximum_inclusive):
     parts = []
     if minimum is not None:
-        parts.append(f"{'>=' if minimum_inclusive else '>'} {minimum:g}")
+        parts.append(f"{'>=' if minimum_inclusive else '>'} {_number(minimum)}")
     if maximum is not None:
-        parts.append(f"{'<=' if maximum_inclusive else '<'} {maximum:g}")
+        parts.append(f"{'<=' if maximum_inclusive else '<'} {_number(maximum)}")
     return " and ".join(parts)
+
+
+def _number(value):
+    """An integer in full (`4294967295`), another number short (`0.001`)."""
+    return str(value) if isinstance(value, numbers.Integral) else f"{value:g}"
 
 
 def _in_bounds(value, minimum, maximum, minimum_inclusive, maximum_inclusive):
@@ -42,10 +47,30 @@ def _in_bounds(value, minimum, maximum, minimum_inclusive, maximum_inclusive):
     return True
 
 
-def invalid(name, expected, value):
-    """The ValueError every check raises: the argument, what was expected, what was received."""
+def invalid(name, expected, value=None, received=None, note=None):
+    """The ValueError every check raises: the argument, what was expected, what was received.
+
+    Args:
+        name: str. The argument's name.
+        expected: str. What is accepted, in words.
+        value: The argument as it was given, shown with `repr`.
+        received: str or None. A description shown instead of `value`, as
+            `name=<received>`: for arrays and tensors, whose `repr` would be
+            long. Defaults to `None`.
+        note: str or None. A hint appended in parentheses. Defaults to `None`.
+
+    Example:
+
+    >>> from keras_cvae.validation import invalid
+    >>> str(invalid("batch_size", "an integer >= 1", 0))
+    'Invalid value for argument `batch_size`. Expected an integer >= 1. Received: batch_size=0'
+    >>> str(invalid("z", "codes of shape (batch, 4)", received="array of shape (2, 3)"))
+    'Invalid value for argument `z`. Expected codes of shape (batch, 4). Received: z=<array of shape (2, 3)>'
+    """
+    shown = f"<{received}>" if received is not None else repr(value)
+    hint = f" ({note})" if note else ""
     return ValueError(
-        f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
+        f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={shown}{hint}"
     )
 
 
@@ -78,6 +103,23 @@ def check_number(name, value, minimum=None, maximum=None, minimum_inclusive=True
         expected = describe_number(minimum, maximum, minimum_inclusive, maximum_inclusive)
         raise invalid(name, expected, value)
     return float(value)
+
+
+def check_optional_int(name, value, minimum=None, maximum=None):
+    """`None`, or `value` as an `int` within `[minimum, maximum]`; the error says `None` is accepted too."""
+    if value is None:
+        return None
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not is_int or not _in_bounds(value, minimum, maximum, True, True):
+        raise invalid(name, f"{describe_int(minimum, maximum)} or None", value)
+    return int(value)
+
+
+def check_bool(name, value):
+    """`value` if it is a bool (`True` or `False`, not `1` or `"yes"`)."""
+    if not isinstance(value, bool):
+        raise invalid(name, "a bool (True or False)", value)
+    return value
 
 
 def check_choice(name, value, choices):

@@ -26,6 +26,7 @@ and resizes each image). Without an `image_size`, all images must share one size
 
 import functools
 import hashlib
+import math
 import os
 import re
 
@@ -114,32 +115,96 @@ def list_images(directory):
 def image_shape(path):
     """`(height, width, channels)` of an image file, as TensorFlow decodes it.
 
-    A JPEG's shape is read from its header (`tf.io.extract_jpeg_shape`);
-    another image (PNG, and the GIF or BMP that `tf.io.decode_image` also
-    reads) is decoded. A file TensorFlow cannot read as an image raises a
-    ValueError naming it. Shapes are remembered while the file is unchanged.
+    A JPEG's shape is read from its header (`tf.io.extract_jpeg_shape`), and
+    the file is checked to end its last scan (a truncated download does not)
+    and to fit TensorFlow's JPEG decoder (`MAX_JPEG_BYTES`); another image
+    (PNG, and the GIF or BMP that `tf.io.decode_image` also reads) is decoded.
+    A file that cannot be read, or that TensorFlow cannot read as an image,
+    raises a ValueError naming it and saying why. Shapes are remembered while
+    the file is unchanged.
     """
-    stat = os.stat(path)
+    try:
+        stat = os.stat(path)
+    except OSError as error:
+        raise _unreadable(path, error.strerror or type(error).__name__) from None
     return _image_shape(path, stat.st_mtime_ns, stat.st_size)
+
+
+# TensorFlow's JPEG decoder refuses images of this many bytes or more (jpeg_mem.cc).
+MAX_JPEG_BYTES = 2**29
 
 
 @functools.lru_cache(maxsize=2**16)
 def _image_shape(path, mtime_ns, size):
     del mtime_ns, size  # the cache key: a changed file is read again
-    contents = tf.io.read_file(path)
     try:
+        contents = tf.io.read_file(path)
         if tf.io.is_jpeg(contents):
-            shape = tf.io.extract_jpeg_shape(contents)
-        else:
-            shape = tf.shape(tf.io.decode_image(contents, expand_animations=False))
-    except tf.errors.InvalidArgumentError as error:
+            shape = tuple(int(d) for d in tf.io.extract_jpeg_shape(contents))
+            _check_jpeg(path, contents.numpy(), shape)
+            return shape
+        shape = tf.shape(tf.io.decode_image(contents, expand_animations=False))
+    except tf.errors.OpError as error:
         # TensorFlow's own words, without the op's name and device around them.
         reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*", "", error.message or "").strip()
-        raise ValueError(
-            f"Expected a PNG or JPEG file. Received: '{path}', which TensorFlow "
-            f"cannot read as an image ({reason or type(error).__name__})."
-        ) from None
+        raise _unreadable(path, reason or type(error).__name__) from None
     return tuple(int(d) for d in shape)
+
+
+def _check_jpeg(path, contents, shape):
+    """Refuses a JPEG that TensorFlow would fail to decode in the pipeline, naming it.
+
+    Its segments must run from the start-of-image marker to an end-of-image
+    one (`_jpeg_ends`), which a truncated file lacks, and its pixels must
+    fit TensorFlow's decoder (a corrupt header may claim 60000x60000).
+    """
+    if not _jpeg_ends(contents):
+        raise _unreadable(path, "Invalid JPEG data: the file ends before its end-of-image "
+                                "marker; it may be truncated")
+    if math.prod(shape) >= MAX_JPEG_BYTES:
+        raise _unreadable(path, f"its header claims {_size(shape)} pixels x {shape[2]} channels, "
+                                f"more than TensorFlow decodes ({MAX_JPEG_BYTES} bytes); it may be "
+                                "corrupt")
+
+
+def _jpeg_ends(data):
+    """Whether the JPEG's markers lead from its start to an end-of-image marker (`FF D9`).
+
+    Segments with a length (headers, `APPn` with thumbnails) are skipped by
+    it; after a start-of-scan the entropy-coded data runs to the next marker
+    (`FF` then a byte other than `00`, a restart `D0`-`D7` or fill `FF`).
+    Bytes after the end-of-image marker are ignored, as decoders do.
+    """
+    pos, size = 2, len(data)  # after the start-of-image marker FF D8
+    while pos + 2 <= size:
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return True
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # fill, no length
+            pos += 1 if marker == 0xFF else 2
+            continue
+        if pos + 4 > size:
+            return False
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDA:  # the scan's data, up to the next marker
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= size:
+                    return False
+                following = data[pos + 1]
+                if following != 0x00 and not 0xD0 <= following <= 0xD7 and following != 0xFF:
+                    break
+                pos += 1 if following == 0xFF else 2
+    return False
+
+
+def _unreadable(path, reason):
+    return ValueError(
+        f"Expected a PNG or JPEG file. Received: '{path}', which TensorFlow "
+        f"cannot read as an image ({reason})."
+    )
 
 
 def _split_files(root, split):

@@ -75,6 +75,24 @@ def check_size(image, image_size, name):
     return image
 
 
+def check_unit_interval(image, name):
+    """`image`, with a check in the pipeline that its values are finite and in [0, 1].
+
+    For float sources (`intensity_levels=None`), whose values the pipeline
+    does not compute itself: a NaN or an 8-bit value fails the pipeline with
+    the dataset's name, instead of reaching the model.
+    """
+    low, high = tf.reduce_min(image), tf.reduce_max(image)
+    check = tf.debugging.Assert(
+        tf.logical_and(low >= 0.0, high <= 1.0),  # False for NaN
+        [f"Expected images with finite values in [0, 1] in dataset {name}, whose images are "
+         "floats. Received: an image with values in [min, max] (NaN if any value is NaN)",
+         low, high],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(image)
+
+
 def to_unit_interval(levels_batch, levels, noise_seed=None):
     """Maps integer levels `v` to float32 in [0, 1].
 

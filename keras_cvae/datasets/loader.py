@@ -13,8 +13,8 @@ from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.datasets.dataset_info import DatasetInfo
 from keras_cvae.validation import check_dims
 from keras_cvae.validation import check_choice
-from keras_cvae.validation import check_int
-from keras_cvae.validation import describe_int
+from keras_cvae.validation import check_bool
+from keras_cvae.validation import check_optional_int
 from keras_cvae.validation import invalid
 
 SHUFFLE_BUFFER_SIZE = 10_000
@@ -67,7 +67,9 @@ def load(
 
     The pipeline is: decode, convert channels, resize (with `resize`),
     `cache`, `shuffle`, `batch`, map levels `v` to `v / (L - 1)` (or
-    dequantize), `prefetch`.
+    dequantize), `prefetch`. Nothing is resized without `resize`. A dataset
+    of float images (no intensity levels) is checked image by image to be
+    finite and in [0, 1]: the pipeline fails naming the dataset otherwise.
 
     Args:
         name: str or os.PathLike. The dataset (see above).
@@ -119,7 +121,8 @@ def load(
     >>> next(iter(ds)).shape
     TensorShape([16, 16, 1])
     """
-    _check_load_arguments(batch_size, seed, cache)
+    _check_load_arguments(batch_size, seed, cache, dequantize=dequantize, shuffle=shuffle,
+                          drop_remainder=drop_remainder, with_info=with_info)
     image_size = _standardize_image_size(image_size)
     source, info_ = _resolve(name, split, data_dir, image_size, channels, resize)
     levels = info_.intensity_levels
@@ -141,11 +144,13 @@ def load(
     return (dataset, info_) if with_info else dataset
 
 
-def _check_load_arguments(batch_size, seed, cache):
-    _check_optional_int("batch_size", batch_size, minimum=1)
-    _check_optional_int("seed", seed)
+def _check_load_arguments(batch_size, seed, cache, **flags):
+    check_optional_int("batch_size", batch_size, minimum=1)
+    check_optional_int("seed", seed)
     if not isinstance(cache, (bool, str)):
         raise invalid("cache", "a bool or a file path", cache)
+    for name, value in flags.items():
+        check_bool(name, value)
 
 
 def _decoded(source, info_, resize_to):
@@ -162,6 +167,8 @@ def _decoded(source, info_, resize_to):
             image = image_ops.resize(image, resize_to, info_.intensity_levels)
         elif None in source.image_shape[:2]:
             image = image_ops.check_size(image, info_.image_shape[:2], source.name)
+        if info_.intensity_levels is None:  # floats: not made in [0, 1] by the pipeline
+            image = image_ops.check_unit_interval(image, source.name)
         return image
 
     dataset = source.make_dataset().map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
@@ -307,12 +314,3 @@ def _standardize_image_size(image_size):
     expected = "an integer >= 1 or a (height, width) tuple of them"
     return check_dims("image_size", image_size, 2, expected, broadcast=True)
 
-
-def _check_optional_int(name, value, minimum=None):
-    """`value` if it is None, else `check_int(name, value, minimum)`; the error says None is accepted too."""
-    if value is None:
-        return None
-    try:
-        return check_int(name, value, minimum=minimum)
-    except ValueError:
-        raise invalid(name, f"{describe_int(minimum)} or None", value) from None

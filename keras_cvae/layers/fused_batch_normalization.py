@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_cvae.validation import check_number
 from keras_cvae.validation import invalid
 
 
@@ -88,6 +89,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         **kwargs,
     ):
         synchronized = check_synchronized(synchronized)
+        momentum = check_number("momentum", momentum, minimum=0, maximum=1)
+        epsilon = check_number("epsilon", epsilon, minimum=0, minimum_inclusive=False)
         # Keras refuses any true `synchronized` off TensorFlow; "auto" is fine there.
         super().__init__(
             axis=axis, momentum=momentum, epsilon=epsilon, center=center, scale=scale,

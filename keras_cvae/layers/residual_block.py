@@ -7,6 +7,7 @@ from keras_cvae.layers.fused_batch_normalization import FusedBatchNormalization
 from keras_cvae.layers.fused_batch_normalization import check_synchronized
 from keras_cvae.layers.padded_conv import PaddedConv
 from keras_cvae.validation import check_non_negative
+from keras_cvae.validation import check_number
 from keras_cvae.validation import check_positive_int
 from keras_cvae.validation import check_rank
 from keras_cvae.validation import check_rate
@@ -83,8 +84,10 @@ class ResidualBlock(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.zero_init_last = bool(zero_init_last)
         self.synchronized = check_synchronized(synchronized)
-        self.batchnorm_momentum = batchnorm_momentum
-        self.batchnorm_epsilon = batchnorm_epsilon
+        self.batchnorm_momentum = check_number("batchnorm_momentum", batchnorm_momentum,
+                                               minimum=0, maximum=1)
+        self.batchnorm_epsilon = check_number("batchnorm_epsilon", batchnorm_epsilon,
+                                              minimum=0, minimum_inclusive=False)
 
     # === Sub-layer factories ===
 

@@ -6,7 +6,12 @@ import tensorflow as tf
 from keras import ops
 
 from keras_cvae.models.vae import VAE
+from keras_cvae.models.image_checks import image_batches
 from keras_cvae.utils.dataset_images import images_only
+from keras_cvae.utils.image_validation import validate_batch
+from keras_cvae.validation import check_int
+from keras_cvae.validation import check_positive_int
+from keras_cvae.validation import invalid
 
 
 def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
@@ -23,8 +28,9 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
 
     Args:
         model: `keras_cvae.VAE` or any built Keras model or layer.
-        data: array of images or a `tf.data.Dataset` of (batches of) images,
-            as given to `fit`. It is read once per BatchNorm layer: for
+        data: array of images or a `tf.data.Dataset` of batches of images,
+            as given to `fit`, and checked as `fit` checks them (a ValueError
+            naming `data`; for another model than a `VAE`: finite numbers). It is read once per BatchNorm layer: for
             exact statistics it must give the same images on every pass (an
             array, or a dataset without per-epoch random noise).
         batch_size: int. Batch size when `data` is an array. Defaults to `256`.
@@ -42,7 +48,9 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
     >>> len(layers)  # two blocks of two BatchNorms in each of two convnets
     8
     """
-    dataset = _as_dataset(data, batch_size)
+    batch_size = check_positive_int("batch_size", batch_size)
+    seed = check_int("seed", seed)
+    dataset = _as_dataset(model, data, batch_size)
     layers = _in_call_order(model, dataset, seed)
     moments = _moments_function(model, layers, seed)
     for position, layer in enumerate(layers):
@@ -62,10 +70,14 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
     return layers
 
 
-def _as_dataset(data, batch_size):
+def _as_dataset(model, data, batch_size):
+    """`data` as batches checked like `fit`'s images (for a `VAE`) or as finite numbers."""
+    if isinstance(model, VAE):
+        return image_batches(data, model.image_shape, batch_size)
     if isinstance(data, tf.data.Dataset):
         return images_only(data)
-    return tf.data.Dataset.from_tensor_slices(np.asarray(data, "float32")).batch(batch_size)
+    array = np.asarray(validate_batch(data, "data"), "float32")
+    return tf.data.Dataset.from_tensor_slices(array).batch(batch_size)
 
 
 def _forward(model, images, seed):
@@ -108,8 +120,11 @@ def _batchnorms(model):
 def _in_call_order(model, dataset, seed):
     candidates = _batchnorms(model)
     with _Capture(candidates) as capture:
-        for batch in dataset.take(1):
-            _forward(model, batch, _batch_seed(seed, 0))
+        try:
+            first = next(iter(dataset))
+        except StopIteration:
+            raise invalid("data", "at least one batch", received="empty dataset") from None
+        _forward(model, first, _batch_seed(seed, 0))
     order = list(capture.inputs)  # dicts keep insertion (= call) order
     return sorted(
         (layer for layer in candidates if id(layer) in capture.inputs),

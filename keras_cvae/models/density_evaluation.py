@@ -9,9 +9,13 @@ from keras import ops
 
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
 from keras_cvae.models.standard_normal_prior import StandardNormalPrior
-from keras_cvae.utils.dataset_images import images_only
+from keras_cvae.models.vae import VAE
+from keras_cvae.models.image_checks import image_batches
+from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_int
+from keras_cvae.validation import check_optional_int
 from keras_cvae.validation import check_positive_int
+from keras_cvae.validation import invalid
 
 
 def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=0,
@@ -30,7 +34,9 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
 
     Args:
         model: `keras_cvae.VAE`.
-        data: array of images or a `tf.data.Dataset` of batches of images.
+        data: array of images or a `tf.data.Dataset` of batches of images
+            (or of `(images, ...)` tuples), in [0, 1]: an array is checked
+            at once, a dataset batch by batch (a ValueError naming `data`).
         intensity_levels: int. `L`; `None` for continuous data (no bits/dim).
         num_samples: int. `K` of the importance-weighted estimate. Defaults
             to `1000`.
@@ -46,19 +52,16 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         fitted prior (`VAE.fit_prior`) also gets `standard_prior`: the same
         figures under `N(0, I)`, from the same samples.
     """
-    if isinstance(data, tf.data.Dataset):
-        dataset = images_only(data)
-        total = int(dataset.cardinality())
-        total = total if total >= 0 else None  # unknown or infinite
-    else:
-        array = np.asarray(data, "float32")
-        dataset = tf.data.Dataset.from_tensor_slices(array).batch(batch_size)
-        total = -(-len(array) // batch_size)
-    if intensity_levels is not None:
-        check_int("intensity_levels", intensity_levels, minimum=2)
-    check_positive_int("num_samples", num_samples)
-    check_positive_int("batch_size", batch_size)
-    levels = intensity_levels
+    if not isinstance(model, VAE):
+        raise invalid("model", "a `keras_cvae.VAE`", model)
+    levels = check_optional_int("intensity_levels", intensity_levels, minimum=2)
+    num_samples = check_positive_int("num_samples", num_samples)
+    seed = check_int("seed", seed)
+    batch_size = check_positive_int("batch_size", batch_size)
+    verbose = check_choice("verbose", verbose, (0, 1, 2))
+    dataset = image_batches(data, model.image_shape, batch_size)
+    total = int(dataset.cardinality())
+    total = total if total >= 0 else None  # unknown or infinite
 
     # The model's prior, and N(0, I) beside a fitted one: both from the same samples.
     priors = ["model"] + ([] if isinstance(model.prior, StandardNormalPrior) else ["standard"])
@@ -133,6 +136,8 @@ def bits_per_dim(log_p, dims, intensity_levels):
     >>> bits_per_dim(0.0, 784, 256)  # the uniform density on [0, 1]^D
     8.0
     """
+    dims = check_positive_int("dims", dims)
+    intensity_levels = check_int("intensity_levels", intensity_levels, minimum=2)
     return float(-(log_p - dims * math.log(intensity_levels)) / (dims * math.log(2)))
 
 
@@ -141,6 +146,7 @@ def dequantize(images, intensity_levels, seed):
 
     `seed` is a stateless seed pair (shape `(2,)`).
     """
+    intensity_levels = check_int("intensity_levels", intensity_levels, minimum=2)
     v = ops.round(ops.cast(images, "float32") * (intensity_levels - 1))
     u = tf.random.stateless_uniform(ops.shape(v), seed)
     return (v + u) / intensity_levels
@@ -150,8 +156,7 @@ def _check_on_grid(images, levels):
     scaled = np.asarray(images) * (levels - 1)
     off = np.abs(scaled - np.round(scaled)).max() if scaled.size else 0.0
     if off > 1e-3:
-        raise ValueError(
-            f"Expected images on the grid of {levels} intensity levels, v / {levels - 1} "
-            "(not yet dequantized: load them with dequantize=False). Received: values up "
-            f"to {off / (levels - 1):.3g} away from the grid"
-        )
+        raise invalid(
+            "data", f"images on the grid of {levels} intensity levels, v / {levels - 1} (not "
+            "yet dequantized: load them with dequantize=False), for `intensity_levels`",
+            received=f"images with values up to {off / (levels - 1):.3g} away from the grid")

@@ -78,16 +78,12 @@ class GaussianDecoder(keras.layers.Layer):
         self.conv_net = as_conv_net(conv_net)
         self.image_shape = _check_image_shape(image_shape, self.conv_net.rank)
         self.decoder_scale = validation.check_choice("decoder_scale", decoder_scale, DECODER_SCALES)
-        lowest = 0 if decoder_scale == "constant" else min_scale
-        if not (isinstance(min_scale, (int, float)) and isinstance(scale, (int, float))
-                and min_scale > 0 and scale > lowest):
-            raise ValueError(
-                "Invalid value for argument `scale`. Expected scale > 0 (constant) or "
-                f"scale > min_scale > 0 (learned, linear). Received: scale={scale!r}, "
-                f"min_scale={min_scale!r}, decoder_scale={decoder_scale!r}"
-            )
-        self.scale = validation.check_number("scale", scale)
-        self.min_scale = validation.check_number("min_scale", min_scale)
+        self.min_scale = validation.check_number("min_scale", min_scale, minimum=0,
+                                                 minimum_inclusive=False)
+        # A learned σ starts at `scale` and never goes below `min_scale`.
+        lowest = 0 if decoder_scale == "constant" else self.min_scale
+        self.scale = validation.check_number("scale", scale, minimum=lowest,
+                                             minimum_inclusive=False)
         self.mean_activation = validation.check_choice(
             "mean_activation", mean_activation, MEAN_ACTIVATIONS)
         self._features_shape = (*self.image_shape[:-1], self.conv_net.channels)

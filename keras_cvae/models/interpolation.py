@@ -3,6 +3,7 @@
 import numpy as np
 from keras import ops
 
+from keras_cvae.utils.image_validation import validate_images
 from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_int
 from keras_cvae.validation import invalid
@@ -52,7 +53,7 @@ def interpolation_codes(z_a, z_b, num_steps, path="linear"):
     z_b = ops.cast(ops.convert_to_tensor(z_b), "float32")
     if len(z_a.shape) != 2 or tuple(z_a.shape) != tuple(z_b.shape):
         raise invalid("z_b", f"codes of the shape of `z_a`, {tuple(z_a.shape)}, (B, Z)",
-                      _Shown(f"<codes of shape {tuple(z_b.shape)}>"))
+                      received=f"codes of shape {tuple(z_b.shape)}")
     t = ops.reshape(ops.linspace(0.0, 1.0, num_steps), (1, num_steps, 1))
     a, b = z_a[:, None, :], z_b[:, None, :]
     if path == "linear":
@@ -97,11 +98,11 @@ def interpolate(vae, images_a, images_b, num_steps, path="linear"):
     num_steps = check_int("num_steps", num_steps, minimum=2)
     path = check_choice("path", path, PATHS)
     image_shape = tuple(vae.image_shape)
-    images_a = _checked_images("images_a", images_a, image_shape)
-    images_b = _checked_images("images_b", images_b, image_shape)
+    images_a = np.asarray(validate_images(images_a, image_shape, name="images_a"), "float32")
+    images_b = np.asarray(validate_images(images_b, image_shape, name="images_b"), "float32")
     if images_b.shape != images_a.shape:
         raise invalid("images_b", f"images of the shape of `images_a`, {images_a.shape}",
-                      _Shown(f"<array of shape {images_b.shape}>"))
+                      received=f"array of shape {images_b.shape}")
     batch = len(images_a)
     z_mean, _ = vae.encode(np.concatenate([images_a, images_b]))
     codes = interpolation_codes(z_mean[:batch], z_mean[batch:], num_steps, path)
@@ -125,25 +126,3 @@ def _spherical(a, b, t):
     line = line / ops.maximum(ops.norm(line, axis=-1, keepdims=True), tiny)
     direction = ops.where(great_circle, slerp, line)
     return ((1.0 - t) * norm_a + t * norm_b) * direction
-
-
-def _checked_images(name, images, image_shape):
-    """`images` as a float32 array `(B, *image_shape)`, `B >= 1`, finite; a ValueError naming `name`."""
-    try:
-        array = np.asarray(images, dtype="float32")
-    except (TypeError, ValueError):
-        raise invalid(name, "an array of images", images) from None
-    expected = f"images of shape (B, {', '.join(map(str, image_shape))})"
-    if array.ndim != len(image_shape) + 1 or array.shape[1:] != image_shape or len(array) == 0:
-        raise invalid(name, expected, _Shown(f"<array of shape {array.shape}>"))
-    if not np.isfinite(array).all():
-        raise invalid(name, f"{expected} with finite values",
-                      _Shown(f"<array of shape {array.shape} with non-finite values>"))
-    return array
-
-
-class _Shown(str):
-    """A description of an argument, shown as it is in an error (not quoted)."""
-
-    def __repr__(self):
-        return str(self)

@@ -7,8 +7,7 @@ import tensorflow as tf
 from keras_cvae.models.gaussian_mixture_prior import GaussianMixturePrior
 from keras_cvae.models.prior_fitting import fit_gaussian_mixture
 from keras_cvae.models.random_seeds import fold_in
-from keras_cvae.utils.dataset_images import images_only
-from keras_cvae.utils.image_validation import validate_images
+from keras_cvae.models.image_checks import image_batches
 from keras_cvae.validation import check_positive_int
 
 
@@ -20,14 +19,8 @@ def posterior_draws(vae, data, samples_per_image, seed, batch_size=256, progress
     `progress`, a `keras.utils.Progbar`, advances one step per batch.
     """
     samples_per_image = check_positive_int("samples_per_image", samples_per_image)
-    if isinstance(data, tf.data.Dataset):
-        batches = images_only(data)
-    else:
-        array = _checked(np.asarray(data, "float32"), vae.image_shape)
-        batches = tf.data.Dataset.from_tensor_slices(array).batch(batch_size)
     draws = []
-    for index, images in enumerate(batches):
-        images = _checked(images, vae.image_shape)
+    for index, images in enumerate(image_batches(data, vae.image_shape, batch_size)):
         batch = int(images.shape[0])
         noise = tf.random.stateless_normal((samples_per_image * batch, vae.latent_dim),
                                            fold_in(tf.constant([seed, 0], "int64"), index))
@@ -36,9 +29,6 @@ def posterior_draws(vae, data, samples_per_image, seed, batch_size=256, progress
         draws.append(np.asarray(z, "float32"))
         if progress is not None:
             progress.add(1)
-    if not draws:
-        raise ValueError("Invalid value for argument `data`. Expected at least one image. "
-                         "Received: an empty dataset")
     return np.concatenate(draws)
 
 
@@ -64,10 +54,3 @@ def fitted_mixture_prior(vae, data, num_components, samples_per_image, seed, reg
     prior.set_parameters(weights, means, scale_trils)
     return prior
 
-
-def _checked(images, image_shape):
-    """`validate_images`, with the error naming the argument `data`."""
-    try:
-        return validate_images(images, image_shape)
-    except ValueError as error:
-        raise ValueError(f"Invalid value for argument `data`. {error}") from None

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from keras_cvae.utils.image_validation import validate_batch
 from keras_cvae.validation import check_int, check_number, invalid
 
 
@@ -91,22 +92,6 @@ def fit_gaussian_mixture(codes, num_components, seed=0, reg_covar=1e-4, max_iter
 
 def _checked_codes(codes):
     """`codes` as a finite float64 array `(N, Z)`, N, Z >= 1; a ValueError naming `codes`."""
-    try:
-        array = np.asarray(codes)
-    except (TypeError, ValueError):
-        array = None
-    if array is None or array.dtype.kind not in "iuf":
-        raise _codes_error("a numeric array of shape (num_codes, latent_dim)", "<not numeric>")
-    if array.ndim != 2 or 0 in array.shape:
-        raise _codes_error(
-            "a non-empty array of shape (num_codes, latent_dim)", f"<shape {array.shape}>"
-        )
-    if not np.all(np.isfinite(array)):
-        raise _codes_error("finite values", "<an array with NaN or inf>")
-    return array.astype(np.float64)
-
-
-def _codes_error(expected, received):
-    return ValueError(
-        f"Invalid value for argument `codes`. Expected {expected}. Received: codes={received}"
-    )
+    expected = "a non-empty array of finite codes of shape (num_codes, latent_dim)"
+    return np.asarray(validate_batch(codes, "codes", item_shape=(None,), expected=expected),
+                      np.float64)

@@ -3,6 +3,8 @@
 import tensorflow as tf
 from keras import ops
 
+from keras_cvae.models import latent_prior
+
 
 def fold_in(seed, data):
     """A new seed pair derived from `seed` and an integer (a replica, a chunk)."""
@@ -13,7 +15,7 @@ def seed_pair(seed, seed_generator, per_replica=True):
     """A stateless seed pair from `seed`, or from `seed_generator` when `seed` is None.
 
     Args:
-        seed: None, an int, or a seed pair (e.g. from `fold_in`).
+        seed: None, an int, or a seed pair of integers (e.g. from `fold_in`).
         seed_generator: `keras.random.SeedGenerator`. Used when `seed` is None.
         per_replica: bool. Make the pair distinct per replica under a strategy.
 
@@ -24,12 +26,9 @@ def seed_pair(seed, seed_generator, per_replica=True):
     [3, 0]
     """
     if seed is None:
-        seed = seed_generator.next()
-    elif isinstance(seed, int):
-        seed = ops.convert_to_tensor([seed, 0], dtype="int64")
-    else:
-        seed = ops.convert_to_tensor(seed)
-    seed = ops.cast(seed, "int64")
+        seed = ops.cast(seed_generator.next(), "int64")
+    else:  # an int or a pair, checked: a ValueError naming `seed` otherwise
+        seed = latent_prior.seed_pair(seed)
     context = tf.distribute.get_replica_context()
     if per_replica and context is not None and context.num_replicas_in_sync > 1:
         seed = fold_in(seed, context.replica_id_in_sync_group)

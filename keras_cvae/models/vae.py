@@ -1,6 +1,7 @@
 """The lecture's Gaussian VAE as a Keras model: `train_step` is Algorithm 1."""
 
 import functools
+import inspect
 import math
 import warnings
 
@@ -19,7 +20,10 @@ from keras_cvae.models.latent_prior import LatentPrior
 from keras_cvae.models.latent_prior_fitting import fitted_mixture_prior
 from keras_cvae.models.progress_bar import BatchProgbarLogger
 from keras_cvae.models.standard_normal_prior import StandardNormalPrior
+from keras_cvae.models.image_checks import check_codes
+from keras_cvae.models.image_checks import check_images
 from keras_cvae.models.image_checks import check_training_data
+from keras_cvae.utils.image_validation import validate_batch
 from keras_cvae.models import interpolation
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
 from keras_cvae.models.random_seeds import fold_in
@@ -102,7 +106,7 @@ class VAE(keras.Model):
         self.beta = validation.check_non_negative("beta", beta)
         self.kl_warmup_steps = validation.check_int("kl_warmup_steps", kl_warmup_steps, minimum=0)
         self.free_bits = validation.check_non_negative("free_bits", free_bits)
-        self.seed = seed
+        self.seed = validation.check_optional_int("seed", seed)
         self.image_shape = self.decoder.image_shape
         self.latent_dim = self.encoder.latent_dim
         self.prior = _as_prior(prior, self.latent_dim)
@@ -138,20 +142,26 @@ class VAE(keras.Model):
         """Returns `(z_mean, z_scale_tril)`, shapes `(B, Z)` and `(B, Z, Z)`.
 
         `z_scale_tril` is `Σ^½`, lower-triangular (diagonal for the diagonal
-        posterior).
+        posterior). `images`, `(B, *image_shape)` in [0, 1], are checked as
+        `fit`'s are (a ValueError naming `images`).
         """
+        images = check_images(images, self.image_shape)
         mean, scale = self.encoder(images, training=False)
         if self.encoder.posterior == "diagonal":
             scale = scale[:, :, None] * ops.eye(self.latent_dim, dtype=scale.dtype)
         return mean, scale
 
     def decode(self, z):
-        """Returns `(x_mean, x_scale)`: `g(z)` and `σ(z)` broadcastable to it."""
-        return self.decoder(z, training=False)
+        """Returns `(x_mean, x_scale)`: `g(z)` and `σ(z)` broadcastable to it.
+
+        `z` is a non-empty `(B, Z)` batch of finite codes (a ValueError naming
+        `z` otherwise).
+        """
+        return self.decoder(check_codes(z, self.latent_dim), training=False)
 
     def reconstruct(self, images):
-        """`g(f(x))`: the decoder mean at the posterior mean."""
-        return self(images, training=False)
+        """`g(f(x))`: the decoder mean at the posterior mean, for `(B, *image_shape)` images in [0, 1]."""
+        return self(check_images(images, self.image_shape), training=False)
 
     def sample(self, num_samples, seed=None, temperature=1.0, add_noise=False, prior=None):
         """Draws `z ~ p(z)` at temperature `T` and returns `g(z)`, or `g(z) + σ η` with `add_noise`.
@@ -170,9 +180,10 @@ class VAE(keras.Model):
         """
         num_samples = validation.check_positive_int("num_samples", num_samples)
         temperature = validation.check_non_negative("temperature", temperature)
+        add_noise = validation.check_bool("add_noise", add_noise)
         seed = self._seed(seed)
         z = self._prior(prior).sample(num_samples, seed=seed, temperature=temperature)
-        mean, scale = self.decode(z)
+        mean, scale = self.decoder(z, training=False)
         if not add_noise:
             return mean
         noise = tf.random.stateless_normal((num_samples, *self.image_shape), fold_in(seed, -1))
@@ -200,9 +211,10 @@ class VAE(keras.Model):
             raise ValueError("Invalid value for argument `z_uniform`. Expected a (batch,) tensor "
                              "of uniform noise to pick the mixture components. Received: None")
         z = prior.sample_from_noise(z_noise, z_uniform, temperature=temperature)
-        mean, scale = self.decode(z)
+        mean, scale = self.decoder(z, training=False)
         if pixel_noise is None:
             return mean
+        pixel_noise = validate_batch(pixel_noise, "pixel_noise", item_shape=self.image_shape)
         mean = ops.cast(mean, "float32")
         return mean + ops.cast(scale, "float32") * ops.cast(pixel_noise, "float32")
 
@@ -260,6 +272,10 @@ class VAE(keras.Model):
         >>> type(vae.prior).__name__, vae.sample(3, seed=0).shape
         ('GaussianMixturePrior', TensorShape([3, 8, 8, 1]))
         """
+        num_components = validation.check_positive_int("num_components", num_components)
+        samples_per_image = validation.check_positive_int("samples_per_image", samples_per_image)
+        seed = validation.check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+        reg_covar = validation.check_non_negative("reg_covar", reg_covar)
         prior = fitted_mixture_prior(self, data, num_components, samples_per_image, seed, reg_covar,
                                      verbose)
         previously_locked = self._tracker.locked
@@ -277,9 +293,10 @@ class VAE(keras.Model):
 
         The KL term is in closed form under `N(0, I)`, and a one-sample Monte
         Carlo estimate `log q(z|x) − log p(z)` under a fitted mixture.
-        `prior` is as in `sample` (default: the model's).
+        `prior` is as in `sample` (default: the model's). `images`,
+        `(B, *image_shape)` in [0, 1], are checked as `fit`'s are.
         """
-        images = ops.convert_to_tensor(images)
+        images = check_images(images, self.image_shape)
         noise = self._noise(ops.shape(images)[0], seed)
         terms = self._terms(images, noise, training=False, prior=self._prior(prior))
         return {
@@ -297,7 +314,7 @@ class VAE(keras.Model):
         `chunk_size` at a time, so memory does not grow with `K`.
 
         Args:
-            images: `(B, *image_shape)` tensor.
+            images: `(B, *image_shape)` images in [0, 1], checked as `fit`'s are.
             num_samples: int. `K`. Defaults to `1000`.
             seed: int. Makes the estimate reproducible. Defaults to `None`.
             chunk_size: int. Samples decoded at once. Defaults to about
@@ -306,6 +323,8 @@ class VAE(keras.Model):
                 model's).
         """
         num_samples = validation.check_positive_int("num_samples", num_samples)
+        chunk_size = validation.check_optional_int("chunk_size", chunk_size, minimum=1)
+        images = check_images(images, self.image_shape)
         return importance_weighted_log_likelihood(self, images, num_samples, self._seed(seed),
                                                   chunk_size, priors=[self._prior(prior)])[0]
 
@@ -340,8 +359,19 @@ class VAE(keras.Model):
     # === Training ===
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        """Keras's `fit`, after checking the images; stops at a NaN or infinite loss, with a warning."""
+        """Keras's `fit`, after checking its arguments; stops at a NaN or infinite loss, with a warning.
+
+        The images `x` (and those of `validation_data`) are checked as
+        `keras_cvae.datasets.validate_images` does (a dataset on its element
+        spec and first batch), and the numbers (`batch_size`, `epochs`, ...)
+        as integers or rates in range: a ValueError names the argument.
+        """
+        given = _check_keras_arguments(keras.Model.fit, self, x, y, *args, **kwargs)
         check_training_data(x, self.image_shape)
+        validation_data = given.get("validation_data")
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            validation_data = validation_data[0]
+        check_training_data(validation_data, self.image_shape, name="validation_data")
         if isinstance(x, tf.data.Dataset) and len(args) < 7:  # `shuffle` not given by position
             # Keras 3.15 warns that its own default `shuffle=True` is ignored for a dataset.
             kwargs.setdefault("shuffle", False)
@@ -353,8 +383,17 @@ class VAE(keras.Model):
         return history
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        check_training_data(x, self.image_shape)
+        """Keras's `evaluate`, after checking the images `x` and the numbers as `fit` does."""
+        if not kwargs.get("_use_cached_eval_dataset"):  # not `fit`'s validation: checked there
+            _check_keras_arguments(keras.Model.evaluate, self, x, y, *args, **kwargs)
+            check_training_data(x, self.image_shape)
         return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras's `predict` (the reconstructions `g(f(x))`), after checking `x` as `fit` does."""
+        _check_keras_arguments(keras.Model.predict, self, x, *args, **kwargs)
+        check_training_data(x, self.image_shape)
+        return super().predict(x, *args, **kwargs)
 
     def train_step(self, data):
         images = images_only(data)
@@ -553,6 +592,41 @@ def _as_layer(value, cls, argument):
             f"Received: {argument}={value!r}"
         )
     return value
+
+
+# Keras's numeric arguments of `fit` and `evaluate`: (check, arguments after the name).
+_KERAS_NUMBERS = {
+    "batch_size": (validation.check_optional_int, {"minimum": 1}),
+    "epochs": (validation.check_int, {"minimum": 1}),
+    "initial_epoch": (validation.check_int, {"minimum": 0}),
+    "steps_per_epoch": (validation.check_optional_int, {"minimum": 1}),
+    "validation_steps": (validation.check_optional_int, {"minimum": 1}),
+    "validation_batch_size": (validation.check_optional_int, {"minimum": 1}),
+    "validation_freq": (validation.check_int, {"minimum": 1}),
+    "validation_split": (validation.check_number,
+                         {"minimum": 0, "maximum": 1, "maximum_inclusive": False}),
+    "steps": (validation.check_optional_int, {"minimum": 1}),
+}
+
+
+def _check_keras_arguments(method, *args, **kwargs):
+    """Checks the numbers among the arguments of Keras's `method` (`fit`, `evaluate`).
+
+    Returns:
+        dict. The arguments as given, by name (empty if they do not fit the
+        signature: Keras then reports that itself).
+    """
+    try:
+        given = inspect.signature(method).bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return {}
+    for name, value in given.items():
+        if name in _KERAS_NUMBERS:
+            check, bounds = _KERAS_NUMBERS[name]
+            check(name, value, **bounds)
+    verbose = given.get("verbose", "auto")
+    validation.check_choice("verbose", verbose, ("auto", 0, 1, 2))
+    return given
 
 
 def _warn_if_diverged(history):

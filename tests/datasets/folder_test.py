@@ -1,4 +1,6 @@
 import hashlib
+import os
+import re
 
 import numpy as np
 import pytest
@@ -111,21 +113,55 @@ def _truncated(encode, size):
     return lambda: encode(_images(1, 4, 4, 1)[0]).numpy()[:size]
 
 
+def _jpeg_without_its_end():
+    """A JPEG cut in its image data: the header (and so the shape) is intact."""
+    contents = tf.io.encode_jpeg(_images(1, 64, 64, 3)[0]).numpy()
+    return contents[: len(contents) * 4 // 5]
+
+
+def _jpeg_claiming(height, width):
+    """A JPEG whose header (start-of-frame) claims another size than its data holds."""
+    contents = bytearray(tf.io.encode_jpeg(_images(1, 8, 8, 1)[0]).numpy())
+    frame = contents.find(b"\xff\xc0")
+    contents[frame + 5:frame + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(contents)
+
+
 @pytest.mark.parametrize(
     "name, contents, reason",
     [
         ("notes.png", lambda: b"not an image", "Unknown image file format"),
         ("cut.png", _truncated(tf.io.encode_png, 30), "Invalid PNG"),
         ("cut.jpg", _truncated(tf.io.encode_jpeg, 10), "Invalid JPEG data"),
+        ("empty.png", lambda: b"", "Input is empty"),
+        ("cut_data.jpg", _jpeg_without_its_end, "Invalid JPEG data: the file ends before its "
+                                                "end-of-image marker; it may be truncated"),
+        ("huge.jpg", lambda: _jpeg_claiming(60000, 60000),
+         "its header claims 60000x60000 pixels x 1 channels, more than TensorFlow decodes"),
     ],
 )
 @pytest.mark.parametrize("resize", [False, True])
 def test_a_file_that_is_not_an_image_is_named(tmp_path, name, contents, reason, resize):
     _write(tmp_path / "train" / "a.png", _images(1, 4, 4, 1)[0])
     (tmp_path / "train" / name).write_bytes(contents())
-    message = rf"Expected a PNG or JPEG file. Received: '.*{name}', which TensorFlow cannot read as an image \({reason}"
+    message = rf"Expected a PNG or JPEG file. Received: '.*{name}', which TensorFlow cannot read as an image \({re.escape(reason)}"
     with pytest.raises(ValueError, match=message):
         keras_cvae.datasets.load(str(tmp_path), "train", image_size=4, resize=resize)
+
+
+def test_a_broken_link_is_named(tmp_path):
+    _write(tmp_path / "train" / "a.png", _images(1, 4, 4, 1)[0])
+    os.symlink(tmp_path / "gone.png", tmp_path / "train" / "b.png")
+    with pytest.raises(ValueError, match=r"Received: '.*train/b.png', which TensorFlow cannot read "
+                                         r"as an image \(No such file or directory\)"):
+        keras_cvae.datasets.load(str(tmp_path), "train", image_size=4)
+
+
+def test_valid_jpegs_pass_the_end_check(tmp_path):
+    contents = tf.io.encode_jpeg(_images(1, 16, 16, 3)[0]).numpy()
+    path = tmp_path / "x.jpg"
+    path.write_bytes(contents + b"trailing bytes, ignored by decoders \xff\xda")
+    assert folder.image_shape(str(path)) == (16, 16, 3)
 
 
 def test_train_test_subfolders_are_the_splits(tmp_path):

@@ -112,6 +112,22 @@ def test_check_size_fails_the_pipeline_of_images_of_varying_size():
         next(iterator)
 
 
+@pytest.mark.parametrize("bad, shown", [(np.nan, r"\[nan\] \[nan\]"), (255.0, r"\[0\] \[255\]")])
+def test_check_unit_interval_fails_the_pipeline_of_float_images_out_of_range(bad, shown):
+    from keras_cvae.datasets import image_ops
+
+    images = np.zeros((2, 2, 2, 1), np.float32)
+    images[1, 0, 0, 0] = bad
+    checked = tf.data.Dataset.from_tensor_slices(images).map(
+        lambda x: image_ops.check_unit_interval(x, "floats"))
+    iterator = iter(checked)
+    assert next(iterator).shape == (2, 2, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Expected images with finite values in \[0, 1\] in dataset floats.*"
+                             rf"Received: an image with values in \[min, max\].*{shown}"):
+        next(iterator)
+
+
 def test_cache_to_file(tmp_path, digits_levels):
     path = str(tmp_path / "digits.cache")
     ds = keras_cvae.datasets.load("digits", "test", batch_size=100, cache=path)

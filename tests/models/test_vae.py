@@ -108,7 +108,8 @@ def linear_gaussian_vae(sigma=1.0):
     """A VAE whose decoder is exactly linear where z lives: g(z) = A z + c, constant σ.
 
     f_in's bias keeps the convnet's input far above 0, and zero-initialised last
-    gammas make every block ReLU(x) = x there, so p(x) = N(c, A Aᵀ + σ² I).
+    gammas make every block ReLU(x) = x there, so p(x) = N(c, A Aᵀ + σ² I). ‖A‖ ~ σ
+    and c ~ 0.5, so that for a small σ the data lie in [0, 1], as images must.
     """
     conv_net = {"block": "basic", "depth": 1, "channels": 4}
     vae = keras_cvae.VAE(
@@ -127,16 +128,19 @@ def linear_gaussian_vae(sigma=1.0):
     f_in.bias.assign(np.full(f_in.bias.shape, 50.0, "float32"))
     z = np.concatenate([np.zeros((1, 2)), np.eye(2)]).astype("float32")
     g = to_np(vae.decode(z)[0]).reshape(3, -1)
-    # Rescale so that ‖A‖ ~ 1: a posterior broad enough for K ≈ 1000 samples of q.
+    # Rescale so that ‖A‖ / σ ~ 1: a posterior broad enough for K ≈ 1000 samples of q.
     norm = np.linalg.norm(g[1:] - g[0])
-    f_in.kernel.assign(f_in.kernel / norm)
+    f_in.kernel.assign(f_in.kernel * (sigma / norm))
+    g = to_np(vae.decode(z)[0]).reshape(3, -1)
+    f_mean = vae.decoder.f_mean
+    f_mean.bias.assign(f_mean.bias + (0.5 - g[0].mean()).astype("float32"))
     g = to_np(vae.decode(z)[0]).reshape(3, -1)
     c, a = g[0], (g[1:] - g[0]).T
     return vae, c, a
 
 
 def test_log_likelihood_converges_to_exact_linear_gaussian():
-    sigma = 1.0
+    sigma = 0.1  # the data in [0, 1]; the importance weights are those of σ = 1, ‖A‖ ~ 1
     vae, c, a = linear_gaussian_vae(sigma)
     z_check = np.random.default_rng(6).normal(size=(4, 2)).astype("float32")
     np.testing.assert_allclose(to_np(vae.decode(z_check)[0]).reshape(4, -1), z_check @ a.T + c, atol=1e-3)
@@ -148,6 +152,7 @@ def test_log_likelihood_converges_to_exact_linear_gaussian():
     exact = -0.5 * (np.einsum("bi,ij,bj->b", diff, np.linalg.inv(cov), diff)
                     + np.linalg.slogdet(cov)[1] + 16 * math.log(2 * math.pi))
     images = x.reshape(16, 4, 4, 1)
+    assert 0 <= images.min() and images.max() <= 1
     elbo = to_np(vae.elbo(images, seed=0)["elbo"]).mean()
     estimates = [to_np(vae.log_likelihood(images, k, seed=1)).mean() for k in (1, 10, 100, 3000)]
     # The IWAE bound tightens with K in expectation only; per draw, K=100 and K=3000 sit
@@ -217,13 +222,15 @@ def test_config_round_trip():
 @pytest.mark.parametrize(
     "data, message",
     [
-        (np.full((4, 8, 8, 1), np.nan, "float32"), r"with 256 non-finite values"),
-        (np.full((4, 8, 8, 1), 2.0, "float32"), r"in \[0, 1\]. Received: array of shape \(4, 8, 8, 1\) with values in \[2, 2\]"),
-        (np.zeros((4, 8, 8, 3), "float32"), r"shape \(batch, 8, 8, 1\).*Received: array of shape \(4, 8, 8, 3\)"),
-        (np.zeros((4, 8, 8), "float32"), r"Received: array of shape \(4, 8, 8\)"),
-        (np.full((4, 8, 8, 1), 255, "uint8"), r"values in \[255, 255\] \(divide 8-bit images by 255\)"),
+        (np.full((4, 8, 8, 1), np.nan, "float32"), r"`x`.*Received: x=<.* with 256 NaN values>"),
+        (np.full((4, 8, 8, 1), 2.0, "float32"),
+         r"in \[0, 1\]. Received: x=<float32 array of shape \(4, 8, 8, 1\) with values in \[2, 2\]>"),
+        (np.zeros((4, 8, 8, 3), "float32"),
+         r"shape \(batch, 8, 8, 1\).*Received: x=<float32 array of shape \(4, 8, 8, 3\)>"),
+        (np.zeros((4, 8, 8), "float32"), r"Received: x=<float32 array of shape \(4, 8, 8\)>"),
+        (np.full((4, 8, 8, 1), 255, "uint8"), r"values in \[255, 255\]> \(scale them to \[0, 1\], e.g. divide 8-bit images by 255\)"),
         (tf.data.Dataset.from_tensor_slices(np.full((4, 8, 8, 1), 3.0, "float32")).batch(2),
-         r"Received: tensor of shape \(2, 8, 8, 1\) with values in \[3, 3\]"),
+         r"Received: x=<dataset whose batch 0 is a float32 tensor of shape \(2, 8, 8, 1\) with values in \[3, 3\]>"),
         (tf.data.Dataset.from_tensor_slices(np.zeros((4, 8, 8, 1), "float32")), r"unbatched: call dataset.batch"),
         (tf.data.Dataset.from_tensor_slices((np.full((4, 8, 8, 1), -1.0, "float32"),) * 2).batch(2),
          r"values in \[-1, -1\]"),
