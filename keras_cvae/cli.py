@@ -532,7 +532,7 @@ _LIBRARY_NAMES = {
     "*": {"name": "dataset", "num_samples": "iw_samples", "warmup_epochs": "warmup",
           "run_dir": "out"},
     "sample": {"num_samples": "num"},
-    "export": {"out_dir": "out", "path": "out"},
+    "export": {"out_dir": "out", "path": "out", "formats": "format", "quantizations": "quantize"},
 }
 _VALUE = r"\([^()]*\)|\[[^\[\]]*\]|'[^']*'|\"[^\"]*\"|[^\s,;()`]*[^\s,;()`.]"
 _ASSIGNMENT = re.compile(rf"(?<![\w.$-])([a-z][a-z0-9_]*)=({_VALUE})")

@@ -181,8 +181,9 @@ class VAE(keras.Model):
         num_samples = validation.check_positive_int("num_samples", num_samples)
         temperature = validation.check_non_negative("temperature", temperature)
         add_noise = validation.check_bool("add_noise", add_noise)
+        prior = self._prior(prior)  # checked before the seed generator advances
         seed = self._seed(seed)
-        z = self._prior(prior).sample(num_samples, seed=seed, temperature=temperature)
+        z = prior.sample(num_samples, seed=seed, temperature=temperature)
         mean, scale = self.decoder(z, training=False)
         if not add_noise:
             return mean
@@ -297,8 +298,9 @@ class VAE(keras.Model):
         `(B, *image_shape)` in [0, 1], are checked as `fit`'s are.
         """
         images = check_images(images, self.image_shape)
+        prior = self._prior(prior)  # checked before the seed generator advances
         noise = self._noise(ops.shape(images)[0], seed)
-        terms = self._terms(images, noise, training=False, prior=self._prior(prior))
+        terms = self._terms(images, noise, training=False, prior=prior)
         return {
             "elbo": -(terms["reconstruction"] + terms["kl"]),
             "reconstruction": terms["reconstruction"],
@@ -325,8 +327,9 @@ class VAE(keras.Model):
         num_samples = validation.check_positive_int("num_samples", num_samples)
         chunk_size = validation.check_optional_int("chunk_size", chunk_size, minimum=1)
         images = check_images(images, self.image_shape)
+        priors = [self._prior(prior)]  # checked before the seed generator advances
         return importance_weighted_log_likelihood(self, images, num_samples, self._seed(seed),
-                                                  chunk_size, priors=[self._prior(prior)])[0]
+                                                  chunk_size, priors=priors)[0]
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
                **kwargs):
