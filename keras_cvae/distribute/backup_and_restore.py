@@ -1,5 +1,8 @@
-"""Resuming `fit` after a crash, from backups that are written atomically."""
+"""Resuming `fit` after a crash, from backups that are written atomically and verified."""
 
+import errno
+import hashlib
+import numbers
 import os
 import shutil
 import tempfile
@@ -28,7 +31,15 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     the epoch after it (`save_freq="epoch"`), or the start of the epoch that
     was interrupted (`save_freq=n`, as Keras does). The backup is kept when
     `fit` ends, so running a finished command again trains no further. Random
-    generators' states are restored too; the order of the data is not.
+    generators' states are restored too; the order of the data is not (see
+    `keras_cvae.training.epoch_data` for data that is).
+
+    A backup is verified before it is restored: `backup.json` must be valid,
+    its epoch an integer in `[1, epochs]` of this `fit`, and its weights file
+    must have the SHA-256 it records; otherwise `fit` raises a ValueError
+    naming the file. Non-finite weights are never backed up (a ValueError),
+    and a failed write (e.g. a full disk) raises an `OSError` naming the
+    backup, leaving the previous backup in place.
 
     Under a multi-worker strategy only the chief writes `backup_dir`, which
     every worker must be able to read (a shared file system).
@@ -67,7 +78,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._batches, self._finished_epochs = 0, None
-        state = read_backup_state(self.backup_dir)
+        state = read_backup_state(self.backup_dir, epochs=self.params.get("epochs"))
         if state is None:
             return
         model = self.model
@@ -109,10 +120,18 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             return
+        _check_finite(self.model)
         weights = f"{name}.weights.h5"
-        save_atomically(self.model, os.path.join(self.backup_dir, weights))
+        path = os.path.join(self.backup_dir, weights)
+        try:
+            save_atomically(self.model, path)
+        except OSError as error:
+            _release_files_under(self.backup_dir)
+            reason = os.strerror(error.errno) if error.errno else str(error).split(" (")[0]
+            raise OSError(error.errno or errno.EIO,
+                          f"Could not write the backup {path}: {reason}") from None
         seeds = {v.path: np.asarray(v).tolist() for v in _seed_states(self.model)}
-        state = {"epoch": epoch, "weights": weights, "seeds": seeds}
+        state = {"epoch": epoch, "weights": weights, "sha256": _sha256(path), "seeds": seeds}
         write_json(os.path.join(self.backup_dir, STATE_FILE), state)
         for stale in os.listdir(self.backup_dir):  # older backups, writes killed half-way
             if stale.endswith(".weights.h5") and stale != weights:
@@ -121,12 +140,46 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 shutil.rmtree(os.path.join(self.backup_dir, stale), ignore_errors=True)
 
 
-def read_backup_state(backup_dir):
-    """The last complete backup in `backup_dir` as a dict (`epoch`, `weights`, `seeds`), or None."""
-    path = os.path.join(os.fspath(backup_dir), STATE_FILE)
+def read_backup_state(backup_dir, epochs=None):
+    """The last complete backup in `backup_dir` as a dict (`epoch`, `weights`, `sha256`, `seeds`), or None.
+
+    The backup is verified: a ValueError names `backup.json` if it is not
+    valid JSON or its fields are not those of a backup (with `epochs`, an
+    epoch in `[1, epochs]`), and names the weights file if it is missing or
+    its SHA-256 is not the recorded one.
+
+    Args:
+        backup_dir: str. The backup folder.
+        epochs: int. The epochs of the run, the most a backup may have done.
+            Defaults to `None` (not checked).
+    """
+    backup_dir = os.fspath(backup_dir)
+    path = os.path.join(backup_dir, STATE_FILE)
     if not os.path.exists(path):
         return None
-    return read_json(path, what="backup state")
+    try:
+        state = read_json(path, what="backup state")
+    except ValueError as error:
+        raise _damaged(path, str(error).rstrip(".")) from None
+    if not isinstance(state, dict):
+        raise _damaged(path, f"expected a JSON object, received {type(state).__name__}")
+    epoch = state.get("epoch")
+    if (not isinstance(epoch, numbers.Integral) or isinstance(epoch, bool) or epoch < 1
+            or (epochs is not None and epoch > epochs)):
+        bound = f"1 to the run's {epochs} epochs" if epochs is not None else "1 or more"
+        raise _damaged(path, f"expected an epoch from {bound}, received epoch={epoch!r}")
+    weights = state.get("weights")
+    if not isinstance(weights, str) or os.path.basename(weights) != weights or not weights.endswith(".weights.h5"):
+        raise _damaged(path, f"expected a weights file name in this folder, received weights={weights!r}")
+    if not isinstance(state.get("sha256"), str) or not isinstance(state.get("seeds"), dict):
+        raise _damaged(path, "expected the SHA-256 of the weights and the generators' states (sha256, seeds)")
+    weights_path = os.path.join(backup_dir, weights)
+    if not os.path.isfile(weights_path):
+        raise _damaged(weights_path, "the file is missing")
+    actual = _sha256(weights_path)
+    if actual != state["sha256"]:
+        raise _damaged(weights_path, f"its SHA-256 is {actual}, {STATE_FILE} records {state['sha256']}")
+    return state
 
 
 def resumable_callbacks(run_dir, save_freq="epoch"):
@@ -164,3 +217,58 @@ def _check_save_freq(save_freq):
 def _seed_states(model):
     """The random generators' states: variables that `save_weights` leaves out."""
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def _damaged(path, reason):
+    return ValueError(
+        f"The backup {path} is damaged ({reason}): pass --overwrite (overwrite=True) to start "
+        "the run afresh, or delete the backup folder."
+    )
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_finite(model):
+    """Refuses to back up a model with a NaN or infinite weight (or optimizer variable)."""
+    variables = list(model.variables)
+    if model.optimizer is not None:
+        variables += [v for v in model.optimizer.variables if all(v is not w for w in variables)]
+    for variable in variables:
+        value = np.asarray(variable)
+        if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            raise ValueError(
+                f"Expected finite weights to back up. Received: {variable.path} with "
+                f"{np.size(value) - np.isfinite(value).sum()} NaN or infinite values; "
+                "no backup was written."
+            )
+
+
+def _release_files_under(folder):
+    """Points this process's open files under `folder` at /dev/null (Linux; elsewhere a no-op).
+
+    h5py keeps a file whose write failed (a full disk) open, and HDF5 retries
+    the write when it is collected or at exit, which crashes the process;
+    writes to /dev/null succeed instead.
+    """
+    prefix = os.path.abspath(folder) + os.sep
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for descriptor in descriptors:
+        try:
+            if not os.readlink(f"/proc/self/fd/{descriptor}").startswith(prefix):
+                continue
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, int(descriptor))
+            finally:
+                os.close(null)
+        except OSError:
+            continue

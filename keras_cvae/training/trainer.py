@@ -7,6 +7,14 @@ the preset folder with its metadata, model card and sample images. With a run
 folder the run also logs to TensorBoard, writes a sample grid per epoch,
 backs up after every epoch (training again resumes) and ends by writing
 `metrics.json` (`keras_cvae.training.run_folder`).
+
+A resumed run ends where the uninterrupted one would: each epoch's order and
+noise depend on (seed, epoch) only (`keras_cvae.training.epoch_data`), and
+the backup holds the weights, optimizer and noise generators. A run that
+fails publishes nothing and leaves the run folder as it was: one whose loss
+becomes NaN or infinite, whose test metrics are not finite, or whose model
+ends worse than untrained raises a `TrainingDivergedError`
+(`keras_cvae.training.divergence`); a full disk raises an `OSError`.
 """
 
 import copy
@@ -26,8 +34,11 @@ from keras_cvae.models.batchnorm_recalibration import recalibrate_batchnorm
 from keras_cvae.models.density_evaluation import evaluate_density
 from keras_cvae.models.training_options import recommended_steps_per_execution
 from keras_cvae.models.vae import VAE
+from keras_cvae.training import epoch_data
 from keras_cvae.training import run_folder
 from keras_cvae.training import sample_quality
+from keras_cvae.training.divergence import DivergenceGuard
+from keras_cvae.training.divergence import TrainingDivergedError
 from keras_cvae.training.model_card import model_card_files
 from keras_cvae.training.training_config import CONV_NET_OVERRIDES
 from keras_cvae.training.training_config import ENCODER_OVERRIDES
@@ -43,18 +54,24 @@ SAMPLE_QUALITY_SAMPLES = 1000
 # A cheap, fixed-seed evaluation recorded for the tests (`tests/zoo`).
 CHECK_NUM_SAMPLES = 16
 CHECK_SEED = 0
+# Test images of the negative ELBO (bits/dim) compared before and after training.
+PROGRESS_CHECK_IMAGES = 256
+# Shuffle buffer of the training split (the whole split if smaller).
+SHUFFLE_BUFFER_SIZE = 10_000
 
 
 @dataclasses.dataclass
 class _Data:
-    train: object
+    train_images: object  # unbatched, in order: `epoch_data.epoch_batches` batches them
     train_info: object
     test: object
     test_info: object
     validation: object
     test_images: object
+    check_images: object
     steps_per_epoch: int
     image_shape: tuple
+    drop_remainder: bool
 
     @functools.cached_property
     def test_array(self):
@@ -82,10 +99,23 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
 
     Returns:
         The written `metadata.json`, as a dict (`None` on a non-chief worker).
+
+    Raises:
+        TrainingDivergedError: a NaN or infinite loss, non-finite test
+            metrics, or a test negative ELBO no better than the untrained
+            model's (`metadata["training"]["progress_check"]` records both).
+        OSError: a write failed (e.g. a full disk).
+        ValueError: a damaged backup to resume, named.
+        FileExistsError: `run_dir` is not a run folder, or holds a run with
+            other arguments (without `overwrite`).
+
+        After a failure nothing is published, and `run_dir` and `preset_dir`
+        are as they were before the call.
     """
     config = config.resolved()
     if not config.dataset:
         raise ValueError(f"The preset folder {config.preset} records no dataset: pass --dataset.")
+    snapshots = []  # the run folder as it was, once the run started (on the chief)
     on_start = None
     if run_dir is not None:
         arguments = {**config.to_json(), "preset_dir": os.path.abspath(preset_dir)}
@@ -95,14 +125,37 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
                 print(f"The run in {run_dir} has finished already: nothing to train "
                       "(--overwrite starts it afresh).")
             return finished
-        # Once the data loaded and the model built: a failure before leaves no run.json.
-        on_start = functools.partial(run_folder.start_run, run_dir, arguments, overwrite)
+
+        def on_start(strategy):  # once the data loaded and the model built
+            if strategy.extended.should_checkpoint:
+                snapshots.append(run_folder.start_run(run_dir, arguments, overwrite))
+
+    unchanged = "the previous preset and run folder are" if run_dir else "the previous preset is"
+    advice = (f"Nothing was published; {unchanged} unchanged. Try a lower learning rate than "
+              f"learning_rate={config.learning_rate}.")
+    try:
+        metadata = _train_and_publish(config, preset_dir, run_dir, overwrite, command, verbose,
+                                      on_start, advice)
+    except Exception:
+        for snapshot in snapshots:
+            snapshot.restore()
+        raise
+    for snapshot in snapshots:
+        snapshot.discard()
+    if metadata is not None and run_dir is not None:
+        run_folder.finish_run(run_dir, metadata["metrics"])
+    return metadata
+
+
+def _train_and_publish(config, preset_dir, run_dir, overwrite, command, verbose, on_start, advice):
+    """Trains, checks, evaluates and writes the preset; its metadata (None off-chief)."""
     base = VAE.from_preset(config.preset, load_weights=False)
-    fitted = _fit(config, base, run_dir, verbose, on_start)
+    fitted = _fit(config, base, run_dir, verbose, on_start, advice)
     if fitted is None:  # a non-chief worker: the chief writes the preset
         return None
     model, data, training_record = fitted
     trained, train_images = _recalibrated_copy(config, base, model, data)
+    training_record["progress_check"] = _progress_check(config, base, trained, data, advice)
     prior = _fit_prior(config, trained, train_images, verbose)
     metadata = {
         **_describe(config, trained, data),
@@ -110,31 +163,31 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
                      **training_record},
         "prior": prior,
         **_evaluate(config, trained, data, verbose),
-        "sample_quality": _sample_quality(config, trained, data, prior),
     }
+    _check_finite_metrics(metadata["metrics"], advice)
+    metadata["sample_quality"] = _sample_quality(config, trained, data, prior)
     test_array = data.test_array
     card_images = test_array if isinstance(test_array, np.ndarray) else data.test_images
     files = model_card_files(trained, metadata, card_images, seed=config.seed)
-    metadata = save_to_preset(trained, preset_dir, metadata=metadata,
-                              overwrite=overwrite or run_dir is not None, files=files)
-    if run_dir is not None:
-        run_folder.finish_run(run_dir, metadata["metrics"])
-    return metadata
+    return save_to_preset(trained, preset_dir, metadata=metadata,
+                          overwrite=overwrite or run_dir is not None, files=files)
 
 
 # === Training ===
 
 
-def _fit(config, base, run_dir, verbose, on_start=None):
+def _fit(config, base, run_dir, verbose, on_start=None, advice=""):
     """Trains a fresh copy of `base`; returns `(model, data, training record)`, or None off-chief.
 
-    `on_start` (the run folder's `start_run`) is called once the data loaded
-    and the model compiled, just before training.
+    `on_start(strategy)` (which starts the run folder) is called once the
+    data loaded and the model compiled, just before training. A NaN or
+    infinite loss raises a `TrainingDivergedError` ending with `advice`.
     """
     previous_policy = keras.mixed_precision.global_policy()
     strategy = distribute.configure(config.strategy or tf.distribute.get_strategy(),
                                     config.mixed_precision)
     try:
+        keras.utils.set_random_seed(config.seed)  # also the training data's shuffling (epoch_data)
         tpu = isinstance(strategy, tf.distribute.TPUStrategy)
         data = _load_data(config, base.image_shape, drop_remainder=tpu)
         overrides = _training_overrides(config, data.steps_per_epoch)
@@ -144,14 +197,22 @@ def _fit(config, base, run_dir, verbose, on_start=None):
                 model_config(base, overrides, config.seed))
             schedule = keras.optimizers.schedules.CosineDecay(
                 config.learning_rate, config.epochs * data.steps_per_epoch)
+            steps_per_execution = _steps_per_execution(
+                base.image_shape, data.steps_per_epoch, strategy.num_replicas_in_sync)
             model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=config.jit_compile,
-                          steps_per_execution=recommended_steps_per_execution(base.image_shape))
+                          steps_per_execution=steps_per_execution)
         if on_start is not None:
-            on_start()
-        callbacks, initial_epoch = _callbacks(config, run_dir, strategy, data, verbose)
+            on_start(strategy)
+        callbacks, initial_epoch = _callbacks(config, run_dir, strategy, data, verbose, advice)
+        # A finished run trains no further, but `fit` builds on a batch: give it the last epoch's.
+        train = epoch_data.epoch_batches(
+            data.train_images, config.batch_size, data.train_info.intensity_levels or 256,
+            config.seed, config.epochs, first_epoch=min(initial_epoch, config.epochs - 1),
+            buffer_size=min(data.train_info.num_examples or SHUFFLE_BUFFER_SIZE, SHUFFLE_BUFFER_SIZE),
+            drop_remainder=data.drop_remainder)
         start = time.time()
-        model.fit(data.train, epochs=config.epochs, validation_data=data.validation,
-                  callbacks=callbacks, verbose=verbose)
+        model.fit(train, epochs=config.epochs, steps_per_epoch=data.steps_per_epoch,
+                  validation_data=data.validation, callbacks=callbacks, verbose=verbose)
         train_seconds = time.time() - start
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
@@ -161,23 +222,42 @@ def _fit(config, base, run_dir, verbose, on_start=None):
     return model, data, record
 
 
+def _steps_per_execution(image_shape, steps_per_epoch, replicas=1):
+    """`recommended_steps_per_execution`, moved to a divisor of `steps_per_epoch`.
+
+    One iterator runs through every epoch (`epoch_data.epoch_batches`): an
+    execution must not take batches of the next epoch. The smallest divisor
+    from the recommended number to twice that, else the largest below it
+    (digits: 23 steps of 64 images run as one execution, not 23 of one).
+    Under several replicas, one: Keras 3.15's loop of several steps fails
+    there ("You must feed a value for placeholder tensor").
+    """
+    if replicas > 1:
+        return 1
+    recommended = recommended_steps_per_execution(image_shape)
+    divisors = [d for d in range(1, steps_per_epoch + 1) if steps_per_epoch % d == 0]
+    above = [d for d in divisors if recommended <= d <= 2 * recommended]
+    return above[0] if above else max(d for d in divisors if d <= recommended)
+
+
 def _training_overrides(config, steps_per_epoch):
     overrides = dict(config.overrides)
     overrides["kl_warmup_steps"] = math.ceil(config.warmup_epochs * steps_per_epoch)
     return overrides
 
 
-def _callbacks(config, run_dir, strategy, data, verbose):
-    """`(callbacks, initial_epoch)`: logs, images and backups of a run folder, if any."""
+def _callbacks(config, run_dir, strategy, data, verbose, advice=""):
+    """`(callbacks, initial_epoch)`: the divergence guard; logs, images and backups of a run folder."""
+    guard = [DivergenceGuard(advice)]  # first: it ends `fit` before anything saves a NaN
     if run_dir is None:
-        return [], 0
+        return guard, 0
     backup_dir = os.path.join(run_dir, run_folder.BACKUP_DIR)
-    state = distribute.read_backup_state(backup_dir)
+    state = distribute.read_backup_state(backup_dir, epochs=config.epochs)
     initial_epoch = state["epoch"] if state else 0
     if initial_epoch and verbose:
         print(f"Resuming from the backup of epoch {initial_epoch}/{config.epochs} in {backup_dir}",
               flush=True)
-    callbacks = []
+    callbacks = guard
     if strategy.extended.should_checkpoint:
         log_dir = os.path.join(run_dir, run_folder.LOG_DIR)
         callbacks += [
@@ -247,31 +327,32 @@ def _load_data(config, image_shape, drop_remainder):
     """The splits at the preset's image size: other sizes refused unless `config.resize_images`."""
     load = {"data_dir": config.data_dir, "image_size": image_shape[:2], "channels": image_shape[-1],
             "resize": config.resize_images}
-    train_data, train_info = datasets.load(
-        config.dataset, "train", batch_size=config.batch_size, dequantize=True, shuffle=True,
-        seed=config.seed, drop_remainder=drop_remainder, with_info=True, **load)
-    test_data, test_info = datasets.load(config.dataset, "test", batch_size=64, with_info=True,
-                                         **load)
-    validation = datasets.load(config.dataset, "test", batch_size=config.batch_size,
-                               dequantize=True, seed=config.seed, drop_remainder=drop_remainder,
-                               **load)
+    train_images, train_info = datasets.load(config.dataset, "train", with_info=True, **load)
+    test_images, test_info = datasets.load(config.dataset, "test", with_info=True, **load)
+    test_data = test_images.batch(64)
+    validation = epoch_data.fixed_batches(test_images, config.batch_size,
+                                          train_info.intensity_levels or 256, config.seed,
+                                          drop_remainder=drop_remainder)
     return _Data(
-        train=train_data, train_info=train_info, test=test_data, test_info=test_info,
-        validation=validation, test_images=next(iter(test_data.unbatch().batch(32))).numpy(),
-        steps_per_epoch=_steps_per_epoch(train_data, train_info, config.batch_size, drop_remainder),
-        image_shape=tuple(image_shape))
+        train_images=train_images, train_info=train_info, test=test_data, test_info=test_info,
+        validation=validation, test_images=_first_images(test_data, 32),
+        check_images=_first_images(test_data, PROGRESS_CHECK_IMAGES),
+        steps_per_epoch=_steps_per_epoch(train_images, train_info, config.batch_size, drop_remainder),
+        image_shape=tuple(image_shape), drop_remainder=drop_remainder)
 
 
-def _steps_per_epoch(dataset, info, batch_size, drop_remainder):
-    if info.num_examples is None:
-        steps = int(dataset.cardinality())
-        if steps < 0:
-            raise ValueError(f"Cannot tell the size of dataset {info.name!r} (needed for the schedule).")
-        return steps
-    steps = info.num_examples // batch_size if drop_remainder else math.ceil(info.num_examples / batch_size)
+def _first_images(batches, count):
+    return next(iter(batches.unbatch().batch(count))).numpy()
+
+
+def _steps_per_epoch(images, info, batch_size, drop_remainder):
+    count = info.num_examples if info.num_examples is not None else int(images.cardinality())
+    if count < 0:
+        raise ValueError(f"Cannot tell the size of dataset {info.name!r} (needed for the schedule).")
+    steps = count // batch_size if drop_remainder else math.ceil(count / batch_size)
     if steps < 1:
         raise ValueError(
-            f"The batch size must not exceed the {info.num_examples} training images of "
+            f"The batch size must not exceed the {count} training images of "
             f"{info.name!r}. Received: batch_size={batch_size}"
         )
     return steps
@@ -282,9 +363,7 @@ def _steps_per_epoch(dataset, info, batch_size, drop_remainder):
 
 def _recalibrated_copy(config, base, model, data):
     """A one-device float32 copy of `model` with full-training-split BatchNorm statistics."""
-    overrides = _training_overrides(config, data.steps_per_epoch)
-    trained = keras.saving.deserialize_keras_object(
-        model_config(base, overrides, config.seed))
+    trained = _fresh_model(config, base, data)
     trained.set_weights(model.get_weights())
     shape = trained.image_shape
     recalibration_data = datasets.load(
@@ -296,6 +375,42 @@ def _recalibrated_copy(config, base, model, data):
     recalibration_data = datasets.as_array_if_small(recalibration_data, data.train_info, shape)
     recalibrate_batchnorm(trained, recalibration_data, seed=config.seed)
     return trained, recalibration_data
+
+
+def _fresh_model(config, base, data):
+    """The one-device model that training starts from (seeded by `config.seed`)."""
+    keras.utils.set_random_seed(config.seed)
+    overrides = _training_overrides(config, data.steps_per_epoch)
+    return keras.saving.deserialize_keras_object(model_config(base, overrides, config.seed))
+
+
+def _progress_check(config, base, trained, data, advice):
+    """The test negative ELBO (bits/dim) untrained and trained; a `TrainingDivergedError` if worse.
+
+    Measured on the first `PROGRESS_CHECK_IMAGES` test images, with one
+    sample and the same seed for both models, before the prior is fitted.
+    """
+    levels = data.train_info.intensity_levels or 256
+
+    def bits(model):
+        return evaluate_density(model, data.check_images, intensity_levels=levels, num_samples=1,
+                                seed=CHECK_SEED, verbose=0)["negative_elbo_bits_per_dim"]
+
+    before, after = bits(_fresh_model(config, base, data)), bits(trained)
+    if not math.isfinite(after) or after >= before:
+        raise TrainingDivergedError(
+            f"Training diverged: the negative ELBO of the first {len(data.check_images)} test "
+            f"images is {after:.6g} bits/dim after training, {before:.6g} untrained (expected "
+            f"fewer). {advice}")
+    return {"measure": "negative ELBO, bits/dim, 1 sample", "test_images": len(data.check_images),
+            "seed": CHECK_SEED, "untrained": before, "trained": after}
+
+
+def _check_finite_metrics(metrics, advice):
+    for key in ("negative_elbo_nats", "nll_nats", "bits_per_dim"):
+        value = metrics.get(key)
+        if value is not None and not math.isfinite(value):
+            raise TrainingDivergedError(f"Training diverged: the test {key} is {value}. {advice}")
 
 
 def _fit_prior(config, trained, train_images, verbose):

@@ -179,3 +179,19 @@ def test_export_writes_a_saved_model_and_report(commands):
     assert (out / "export" / "saved_model" / "vae" / "1" / "saved_model.pb").exists()
     report = json.loads((out / "export" / "export_report.json").read_text())
     assert "saved_model" in report["artifacts"]
+
+
+def test_a_diverged_overwrite_fails_in_one_line_and_keeps_the_finished_run(run, cli_env, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(run["dir"], run_dir)
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    code, stdout, stderr = finish(start(cli_env, *TRAIN, "--learning-rate", "1e30", "--overwrite",
+                                        "--out", run_dir))
+    assert code == 2, stdout[-2000:] + stderr[-2000:]
+    assert re.fullmatch(
+        r"keras-cvae train: error: Training diverged: the loss is nan at epoch 1, batch \d+\. "
+        r"Nothing was published; the previous preset and run folder are unchanged\. "
+        r"Try a lower learning rate than --learning-rate 1e\+30\.\n", stderr), stderr[-2000:]
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before

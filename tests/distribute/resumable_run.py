@@ -1,6 +1,8 @@
 """A training command that resumes: `python resumable_run.py RUN_DIR PAUSE_SECONDS`.
 
-Trains with `keras_cvae.distribute.resumable_callbacks(RUN_DIR)`, appends
+Trains with `keras_cvae.distribute.resumable_callbacks(RUN_DIR)` on shuffled,
+dequantized batches whose order and noise depend on (seed, epoch) only
+(`keras_cvae.training.epoch_data`), appends
 "epoch batch" to RUN_DIR/progress.log after every batch (pausing, so that a
 test can kill it mid-epoch), and saves the final variables and the history
 of this process's epochs to RUN_DIR/result.npz. `training_run` is also the
@@ -19,6 +21,8 @@ import numpy as np  # noqa: E402
 
 import keras_cvae  # noqa: E402
 import keras_cvae.distribute  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras_cvae.training.epoch_data import epoch_batches  # noqa: E402
 
 EPOCHS = 4
 STEPS_PER_EPOCH = 8
@@ -52,12 +56,17 @@ class Progress(keras.callbacks.Callback):
 
 def training_run(run_dir=None, pause=0.0):
     vae = build()
-    images = np.random.default_rng(0).random((8 * STEPS_PER_EPOCH, 8, 8, 1)).astype("float32")
-    callbacks = []
+    levels = np.random.default_rng(0).integers(0, 256, (8 * STEPS_PER_EPOCH, 8, 8, 1))
+    images = tf.data.Dataset.from_tensor_slices((levels / 255).astype("float32"))
+    callbacks, first_epoch = [], 0
     if run_dir:
         callbacks = keras_cvae.distribute.resumable_callbacks(run_dir)
         callbacks.append(Progress(os.path.join(run_dir, "progress.log"), pause))
-    history = vae.fit(images, batch_size=8, epochs=EPOCHS, shuffle=False, callbacks=callbacks, verbose=0)
+        state = keras_cvae.distribute.read_backup_state(os.path.join(run_dir, "backup"))
+        first_epoch = state["epoch"] if state else 0
+    batches = epoch_batches(images, 8, 256, seed=0, epochs=EPOCHS, first_epoch=first_epoch)
+    history = vae.fit(batches, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH, callbacks=callbacks,
+                      verbose=0)
     epochs = callbacks[-1].epochs if run_dir else list(range(EPOCHS))
     return [np.asarray(v) for v in vae.variables], history.history, epochs
 

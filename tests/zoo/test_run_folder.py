@@ -35,15 +35,60 @@ def _listing(path):
                   for parent, folders, files in os.walk(path) for name in folders + files)
 
 
-def test_overwrite_discards_the_run_only_when_it_starts_and_keeps_the_preset(tmp_path):
+def _contents(path):
+    """`{relative path: bytes}` of every file under `path` (folders as None)."""
+    return {name: None if os.path.isdir(os.path.join(path, name)) else
+            open(os.path.join(path, name), "rb").read() for name in _listing(path)}
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_a_started_run_keeps_the_previous_one_aside_until_it_succeeds(tmp_path, overwrite):
     run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
-    before = _listing(run_dir)
-    assert training.check_run(run_dir, {**ARGUMENTS, "epochs": 3}, True, preset_dir) is None
-    assert _listing(run_dir) == before  # checking writes and removes nothing
-    training.start_run(run_dir, {**ARGUMENTS, "epochs": 3}, True)
-    assert sorted(os.listdir(run_dir)) == ["preset", training.RUN_FILE]
-    assert os.path.exists(os.path.join(preset_dir, "metadata.json"))  # a failed run loses nothing
+    (tmp_path / "run" / training.LOG_DIR / "events").write_bytes(b"old events")
+    before = _contents(run_dir)
+    arguments = {**ARGUMENTS, "epochs": 3}
+    assert training.check_run(run_dir, arguments, True, preset_dir) is None
+    assert _contents(run_dir) == before  # checking writes and removes nothing
+    snapshot = training.start_run(run_dir, arguments, overwrite)
+    kept = ["preset", training.RUN_FILE] if overwrite else [n for n in before if os.sep not in n]
+    assert sorted(name for name in os.listdir(run_dir) if not name.startswith(".")) == kept
     assert json.load(open(os.path.join(run_dir, training.RUN_FILE)))["epochs"] == 3
+    os.makedirs(os.path.join(run_dir, training.LOG_DIR), exist_ok=True)
+    with open(os.path.join(run_dir, training.LOG_DIR, "events"), "ab") as f:  # appended in place
+        f.write(b" and new ones")
+    snapshot.restore()  # the run failed
+    assert _contents(run_dir) == before
+    training.start_run(run_dir, arguments, overwrite).discard()  # the run succeeded
+    assert not os.path.exists(os.path.join(run_dir, training.SNAPSHOT_DIR))
+    assert json.load(open(os.path.join(run_dir, training.RUN_FILE)))["epochs"] == 3
+    assert os.path.exists(os.path.join(preset_dir, "metadata.json"))
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_a_full_disk_while_keeping_the_previous_run_changes_nothing(tmp_path, monkeypatch, overwrite):
+    import errno
+
+    from keras_cvae.training import run_snapshot
+
+    run_dir, _ = _run_with_a_finished_preset(tmp_path)
+    before = _contents(run_dir)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    renames, real_rename = [], os.rename
+
+    def second_rename_fails(source, target):  # moving aside: run.json moves, metrics.json fails
+        renames.append(source)
+        if len(renames) == 2:
+            disk_full()
+        real_rename(source, target)
+
+    monkeypatch.setattr(run_snapshot.shutil, "copytree", disk_full)  # copying the backups
+    monkeypatch.setattr(run_snapshot.os, "rename", second_rename_fails)
+    with pytest.raises(OSError, match="No space left on device"):
+        training.start_run(run_dir, {**ARGUMENTS, "epochs": 3}, overwrite)
+    assert _contents(run_dir) == before
 
 
 def test_same_arguments_return_the_finished_run_and_others_are_refused(tmp_path):
