@@ -532,6 +532,7 @@ _LIBRARY_NAMES = {
     "*": {"name": "dataset", "num_samples": "iw_samples", "warmup_epochs": "warmup",
           "run_dir": "out"},
     "sample": {"num_samples": "num"},
+    "train": {"directory": "preset_dir"},
     "export": {"out_dir": "out", "path": "out", "formats": "format", "quantizations": "quantize"},
 }
 _VALUE = r"\([^()]*\)|\[[^\[\]]*\]|'[^']*'|\"[^\"]*\"|[^\s,;()`]*[^\s,;()`.]"

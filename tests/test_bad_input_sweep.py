@@ -65,6 +65,7 @@ def sandbox(tmp_path_factory):
     shutil.copytree(root / "preset", root / "tampered")
     weights = [p for p in (root / "tampered").iterdir() if p.name.endswith(".weights.h5")]
     _flip_byte(weights[0], offset=weights[0].stat().st_size - 100)
+    _write_backups(vae, root)
     images = root / "images" / "train"
     images.mkdir(parents=True)
     jpeg = tf.io.encode_jpeg(tf.cast(digits("test")[0] * 255, tf.uint8)).numpy()
@@ -78,6 +79,29 @@ def sandbox(tmp_path_factory):
     np.save(root / "array.npy", x)
     (root / "text.npz").write_text("not an archive")
     return {"root": root, "vae": vae, "x": x, "nan": nan}
+
+
+def _write_backups(vae, root):
+    """`backup/`: a complete backup of 1 epoch; `backup_*/`: damaged copies of it."""
+    model = tiny_vae(seed=3)
+    model.compile(optimizer="adam")
+    model.fit(digits("test")[:16], epochs=1, batch_size=8, verbose=0,
+              callbacks=keras_cvae.distribute.resumable_callbacks(root))
+    backup = root / "backup"
+    weights = next(backup.glob("*.weights.h5"))
+    for name, damage in {
+        "backup_flipped": lambda p: _flip_byte(p / weights.name),
+        "backup_truncated": lambda p: (p / weights.name).write_bytes(weights.read_bytes()[:100]),
+        "backup_epoch_7": lambda p: _set_json(p / "backup.json", epoch=7),
+        "backup_invalid": lambda p: (p / "backup.json").write_text('{"epoch": 1,'),
+    }.items():
+        _damaged_export(backup, root / name, damage)
+
+
+def _set_json(path, **values):
+    import json
+
+    path.write_text(json.dumps({**json.loads(path.read_text()), **values}))
 
 
 def _patch(path, data):
@@ -203,6 +227,13 @@ API_CASES = [
     ("keras_cvae.VAE.from_preset(str(P / 'user'))", ValueError, ["no config.json"]),
     ("keras_cvae.VAE.from_preset('no_such_preset')", ValueError, ["Unknown preset"]),
     ("keras_cvae.VAE.from_preset(str(P / 'tampered'))", ValueError, ["SHA-256"]),
+    ("read_backup_state(P / 'backup_flipped', epochs=3)", ValueError,
+     ["is damaged", "SHA-256", "--overwrite"]),
+    ("read_backup_state(P / 'backup_truncated', epochs=3)", ValueError, ["is damaged"]),
+    ("read_backup_state(P / 'backup_epoch_7', epochs=3)", ValueError,
+     ["backup.json", "epoch=7"]),
+    ("read_backup_state(P / 'backup_invalid', epochs=3)", ValueError,
+     ["backup.json", "is damaged"]),
     ("write_json(P / 'notes.txt', {'loss': float('nan')})", ValueError,
      ["strict JSON", "loss=nan"]),
 ]
@@ -213,6 +244,7 @@ def test_python_api(sandbox, nothing_lost, call, error, words):
     namespace = {"vae": sandbox["vae"], "x": sandbox["x"], "nan": sandbox["nan"],
                  "P": sandbox["root"], "np": np, "tf": tf, "keras_cvae": keras_cvae,
                  "tiny_vae": tiny_vae, "export_all": export_all, "write_json": write_json,
+                 "read_backup_state": keras_cvae.distribute.read_backup_state,
                  "CONV_NET": CONV_NET}
     with pytest.raises(error) as raised:
         eval(call, namespace)
@@ -241,6 +273,9 @@ CLI_CASES = [
     ("interpolate --preset digits_basic --out notes.txt", ["already exists", "--overwrite"]),
     ("evaluate --preset digits_basic --iw-samples 0", ["--iw-samples", "integer >= 1"]),
     ("evaluate --preset digits_basic --json notes.txt", ["already exists", "--json"]),
+    ("train --epochs 1 --out {P}/user --overwrite", ["not a keras_cvae run", "notes.txt"]),
+    ("train --epochs 1 --out {P}/run --preset-dir {P}/user",
+     ["Refusing to replace", "--preset-dir"]),
     ("export --preset digits_basic --out {P}/user --overwrite", ["did not export", "--out"]),
     ("export --preset digits_basic --out {P}/export", ["already exists", "--overwrite"]),
 ]

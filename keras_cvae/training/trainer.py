@@ -45,6 +45,7 @@ from keras_cvae.training.training_config import ENCODER_OVERRIDES
 from keras_cvae.training.training_config import VAE_OVERRIDES
 from keras_cvae.training.training_config import preset_defaults
 from keras_cvae.utils.image_logger import ImageLogger
+from keras_cvae.zoo.preset_io import check_preset_directory
 from keras_cvae.zoo.preset_io import save_to_preset
 
 # Codes drawn per training image to fit the mixture prior.
@@ -115,6 +116,8 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
     config = config.resolved()
     if not config.dataset:
         raise ValueError(f"The preset folder {config.preset} records no dataset: pass --dataset.")
+    # A preset folder that the run may not replace fails now, not after the last epoch.
+    check_preset_directory(preset_dir, overwrite or run_dir is not None)
     snapshots = []  # the run folder as it was, once the run started (on the chief)
     on_start = None
     if run_dir is not None:
