@@ -175,6 +175,10 @@ def _metrics_section(metadata):
                      "setting the best of its grid on the test split.")
     if check:
         lines.append(
-            f"Quick check used by the tests: K = {check['num_samples']}, seed {check['seed']}: "
+            f"Quick check used by the tests: K = {check['num_samples']}, seed {check['seed']}"
+            + (f", the first {check['num_images']} test images"
+               if check.get("num_images", metadata["dataset"]["num_test"])
+               < metadata["dataset"]["num_test"] else "")
+            + ": "
             f"−ELBO {check['negative_elbo_nats']:.3f} nats, {check['bits_per_dim']:.4f} bits/dim.")
     return lines + [""]
