@@ -277,7 +277,6 @@ CLI_CASES = [
     ("train --epochs 1 --out {P}/run --preset-dir {P}/user",
      ["Refusing to replace", "--preset-dir"]),
     ("export --preset digits_basic --out {P}/user --overwrite", ["did not export", "--out"]),
-    ("export --preset digits_basic --out {P}/export", ["already exists", "--overwrite"]),
 ]
 
 

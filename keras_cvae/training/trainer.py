@@ -31,7 +31,10 @@ import tensorflow as tf
 from keras_cvae import datasets
 from keras_cvae import distribute
 from keras_cvae.models.batchnorm_recalibration import recalibrate_batchnorm
+from keras_cvae.models.density_evaluation import bits_per_dim
+from keras_cvae.models.density_evaluation import dequantize
 from keras_cvae.models.density_evaluation import evaluate_density
+from keras_cvae.models.density_evaluation import evaluation_batch_seed
 from keras_cvae.models.training_options import recommended_steps_per_execution
 from keras_cvae.models.vae import VAE
 from keras_cvae.training import epoch_data
@@ -396,10 +399,13 @@ def _progress_check(config, base, trained, data, advice):
     sample and the same seed for both models, before the prior is fitted.
     """
     levels = data.train_info.intensity_levels or 256
+    # The same dequantized images for both models; one eager ELBO each (no graph to trace).
+    images = dequantize(data.check_images, levels, evaluation_batch_seed(CHECK_SEED, 0))
+    dims = int(np.prod(images.shape[1:]))
 
     def bits(model):
-        return evaluate_density(model, data.check_images, intensity_levels=levels, num_samples=1,
-                                seed=CHECK_SEED, verbose=0)["negative_elbo_bits_per_dim"]
+        elbo = np.asarray(model.elbo(images, seed=CHECK_SEED)["elbo"], np.float64)
+        return bits_per_dim(float(np.mean(elbo)), dims, levels)
 
     before, after = bits(_fresh_model(config, base, data)), bits(trained)
     if not math.isfinite(after) or after >= before:

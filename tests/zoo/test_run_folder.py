@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_cvae
+
 from keras_cvae.training import TrainingConfig
 from keras_cvae.training import run_folder as training
 from keras_cvae.training import train
@@ -22,7 +24,9 @@ def _run_with_a_finished_preset(tmp_path):
     run_dir, preset_dir = tmp_path / "run", tmp_path / "run" / "preset"
     os.makedirs(preset_dir)
     (preset_dir / "config.json").write_text("{}")
-    (preset_dir / "metadata.json").write_text(json.dumps({"preset": "digits_basic"}))
+    (preset_dir / "metadata.json").write_text(json.dumps(  # as `save_to_preset` writes it
+        {"preset": "digits_basic", "keras_cvae_version": keras_cvae.__version__,
+         "files": ["config.json", "metadata.json"]}))
     for folder in (training.BACKUP_DIR, training.LOG_DIR, training.SAMPLES_DIR):
         os.makedirs(run_dir / folder)
     (run_dir / training.RUN_FILE).write_text(json.dumps(ARGUMENTS))
@@ -93,7 +97,8 @@ def test_a_full_disk_while_keeping_the_previous_run_changes_nothing(tmp_path, mo
 
 def test_same_arguments_return_the_finished_run_and_others_are_refused(tmp_path):
     run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
-    assert training.check_run(run_dir, ARGUMENTS, False, preset_dir) == {"preset": "digits_basic"}
+    finished = training.check_run(run_dir, ARGUMENTS, False, preset_dir)
+    assert finished == json.load(open(os.path.join(preset_dir, "metadata.json")))
     with pytest.raises(FileExistsError, match=r"other arguments \(epochs differ\)"):
         training.check_run(run_dir, {**ARGUMENTS, "epochs": 3}, False, preset_dir)
 
