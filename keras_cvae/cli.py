@@ -259,7 +259,8 @@ def train(args):
     config = training.TrainingConfig(
         args.preset, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_epochs=args.warmup,
-        seed=args.seed, num_samples=args.iw_samples, prior_components=args.prior_components,
+        augment_shift=args.augment_shift, seed=args.seed, num_samples=args.iw_samples,
+        prior_components=args.prior_components,
         overrides=overrides, strategy=args.strategy, resize_images=args.resize,
         jit_compile=args.jit_compile, mixed_precision=_mixed_precision(args.mixed_precision))
     metadata = training.train(config, preset_dir, run_dir=run_dir, overwrite=args.overwrite,
@@ -354,6 +355,10 @@ def _add_train_arguments(sub):
                      help="B, the global batch (default: the preset's)")
     sub.add_argument("--learning-rate", type=_positive_float, default=None,
                      help="Adam's, cosine-decayed to 0 (default: the preset's)")
+    sub.add_argument("--augment-shift", type=_non_negative_int, default=None, metavar="PIXELS",
+                     help="translate each training image by a random (dy, dx) in [-PIXELS, "
+                          "PIXELS]², fresh every epoch, zero-filled (default: the preset's, 0 for "
+                          "most)")
     sub.add_argument("--strategy", default="auto",
                      choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"),
                      help="tf.distribute strategy (default: auto)")

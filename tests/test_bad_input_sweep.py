@@ -276,7 +276,6 @@ CLI_CASES = [
     ("train --epochs 1 --out {P}/user --overwrite", ["not a keras_cvae run", "notes.txt"]),
     ("train --epochs 1 --out {P}/run --preset-dir {P}/user",
      ["Refusing to replace", "--preset-dir"]),
-    ("export --preset digits_basic --out {P}/user --overwrite", ["did not export", "--out"]),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Training batches whose order and dequantization noise are a function of (seed, epoch) alone.
+"""Training batches whose order, translations and noise are a function of (seed, epoch) alone.
 
 A run resumed from the backup of epoch `k` then sees, from epoch `k + 1` on,
 exactly the batches of the uninterrupted run: `tf.data`'s reshuffling and
@@ -7,17 +7,24 @@ exactly the batches of the uninterrupted run: `tf.data`'s reshuffling and
 
 import tensorflow as tf
 
+from keras_cvae import validation
 from keras_cvae.datasets.image_ops import to_unit_interval
+
+# Folded into an epoch's key for the translations: not a block or batch index (those are >= 0).
+_SHIFT_STREAM = -1
 
 
 def epoch_batches(images, batch_size, intensity_levels, seed, epochs, first_epoch=0,
-                  buffer_size=10_000, drop_remainder=False):
+                  buffer_size=10_000, drop_remainder=False, shift=0):
     """The batches of epochs `first_epoch, ..., epochs - 1`, one epoch after the other.
 
     Each epoch shuffles `images` in blocks of `buffer_size` (the whole split
-    if it is smaller) with a stateless seed of `(seed, epoch, block)`, and
-    dequantizes batch `i` with noise keyed by `(seed, epoch, i)`: epoch `e`
-    is the same whichever epoch the pipeline started from, in any process.
+    if it is smaller) with a stateless seed of `(seed, epoch, block)`; with a
+    `shift`, translates the image at position `j` of the epoch by a random
+    `(dy, dx)` in `[-shift, shift]²` keyed by `(seed, epoch, j)`, the uncovered
+    border at level 0; and dequantizes batch `i` with noise keyed by
+    `(seed, epoch, i)`: epoch `e` is the same whichever epoch the pipeline
+    started from, in any process.
     Give it to `fit` with `steps_per_epoch` (one iterator runs through every
     epoch, so an execution of several steps must divide the epoch).
 
@@ -32,6 +39,9 @@ def epoch_batches(images, batch_size, intensity_levels, seed, epochs, first_epoc
         buffer_size: int. Images shuffled together. Defaults to `10_000`.
         drop_remainder: bool. Drop each epoch's last incomplete batch (static
             shapes). Defaults to `False`.
+        shift: int. The largest translation, in pixels, along each spatial
+            axis (augmentation); `0` leaves the images as they are. Defaults
+            to `0`.
 
     Example:
 
@@ -44,6 +54,7 @@ def epoch_batches(images, batch_size, intensity_levels, seed, epochs, first_epoc
     >>> all(np.array_equal(a, b) for a, b in zip(list(whole)[2:], resumed))
     True
     """
+    shift = validation.check_int("shift", shift, minimum=0)
     dtype = tf.uint8 if intensity_levels <= 256 else tf.int32  # compact in the shuffle blocks
     levels = images.map(lambda x: tf.cast(tf.round(x * (intensity_levels - 1)), dtype),
                         num_parallel_calls=tf.data.AUTOTUNE)
@@ -56,6 +67,8 @@ def epoch_batches(images, batch_size, intensity_levels, seed, epochs, first_epoc
             return tf.random.experimental.stateless_shuffle(block, seed=block_key)
 
         shuffled = levels.batch(buffer_size).enumerate().map(shuffle).unbatch()
+        if shift:
+            shuffled = _translated(shuffled, shift, key)
         return _dequantized(shuffled.batch(batch_size, drop_remainder=drop_remainder),
                             intensity_levels, key)
 
@@ -78,6 +91,24 @@ def fixed_batches(images, batch_size, intensity_levels, seed, drop_remainder=Fal
     batches = levels.batch(batch_size, drop_remainder=drop_remainder)
     key = tf.constant([seed, -1], tf.int64)  # epochs are >= 0: other noise than training's
     return _dequantized(batches, intensity_levels, key).prefetch(tf.data.AUTOTUNE)
+
+
+def _translated(levels, shift, key):
+    """Each image of `levels` moved by a random `(dy, dx)` in `[-shift, shift]²`, zero-filled.
+
+    The image at position `j` is padded with `shift` zeros on each side of its
+    spatial axes and cropped back to its size at an offset keyed by `(key, j)`.
+    """
+    stream = tf.random.experimental.stateless_fold_in(key, tf.constant(_SHIFT_STREAM, tf.int64))
+
+    def translate(index, image):
+        size = image.shape if image.shape.is_fully_defined() else tf.shape(image)
+        padding = [[shift, shift]] * (image.shape.rank - 1) + [[0, 0]]  # not the channels
+        padded = tf.pad(image, padding)
+        offset_seed = tf.random.experimental.stateless_fold_in(stream, index)
+        return tf.image.stateless_random_crop(padded, size, seed=offset_seed)
+
+    return levels.enumerate().map(translate, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _dequantized(batches, intensity_levels, key):

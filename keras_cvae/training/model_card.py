@@ -135,12 +135,18 @@ def _score_text(quality):
 
 def _training_section(metadata):
     training = metadata["training"]
+    shift = training.get("augment_shift") or 0
+    augmentation = [
+        f"- Augmentation: each training image translated by a random (dy, dx) in "
+        f"[−{shift}, {shift}]², fresh every epoch, the border filled with 0; the test images "
+        "are evaluated unshifted."] if shift else []
     return [
         "## Training",
         "",
         f"- Command: `{training['command']}` (seed {training['seed']}).",
         f"- {training['epochs']} epochs, batch {training['batch_size']}, Adam, learning rate "
         f"{training['learning_rate']} with {training['schedule']}; {metadata['dataset']['dequantization']}.",
+        *augmentation,
         f"- BatchNorm: {training['batchnorm']}.",
         f"- Training time: {training['train_seconds']:.0f} s on {training['machine']} "
         "(shared with other jobs).",

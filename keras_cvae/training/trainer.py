@@ -1,20 +1,22 @@
 """Training a preset end to end: `keras-cvae train` and `keras_cvae.training.train`.
 
-Trains on uniformly dequantized images (fresh noise every epoch), under any
-`tf.distribute` strategy, stores full-dataset BatchNorm statistics, evaluates
-the test split (negative ELBO, importance-weighted NLL, bits/dim), and writes
-the preset folder with its metadata, model card and sample images. With a run
-folder the run also logs to TensorBoard, writes a sample grid per epoch,
-backs up after every epoch (training again resumes) and ends by writing
-`metrics.json` (`keras_cvae.training.run_folder`).
+Trains on uniformly dequantized images (fresh noise every epoch; with an
+`augment_shift`, randomly translated), under any `tf.distribute` strategy,
+stores full-dataset BatchNorm statistics, evaluates the test split (negative
+ELBO, importance-weighted NLL, bits/dim), and writes the preset folder with
+its metadata, model card and sample images. With a run folder the run also
+logs to TensorBoard, writes a sample grid per epoch, backs up after every
+epoch (training again resumes) and ends by writing `metrics.json`
+(`keras_cvae.training.run_folder`).
 
-A resumed run ends where the uninterrupted one would: each epoch's order and
-noise depend on (seed, epoch) only (`keras_cvae.training.epoch_data`), and
-the backup holds the weights, optimizer and noise generators. A run that
-fails publishes nothing and leaves the run folder as it was: one whose loss
-becomes NaN or infinite, whose test metrics are not finite, or whose model
-ends worse than untrained raises a `TrainingDivergedError`
-(`keras_cvae.training.divergence`); a full disk raises an `OSError`.
+A resumed run ends where the uninterrupted one would: each epoch's order,
+translations and noise depend on (seed, epoch) only
+(`keras_cvae.training.epoch_data`), and the backup holds the weights,
+optimizer and noise generators. A run that fails publishes nothing and
+leaves the run folder as it was: one whose loss becomes NaN or infinite,
+whose test metrics are not finite, or whose model ends worse than untrained
+raises a `TrainingDivergedError` (`keras_cvae.training.divergence`); a full
+disk raises an `OSError`.
 """
 
 import copy
@@ -158,6 +160,7 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
 def _train_and_publish(config, preset_dir, run_dir, overwrite, command, verbose, on_start, advice):
     """Trains, checks, evaluates and writes the preset; its metadata (None off-chief)."""
     base = VAE.from_preset(config.preset, load_weights=False)
+    config.check_image_shape(base.image_shape)
     fitted = _fit(config, base, run_dir, verbose, on_start, advice)
     if fitted is None:  # a non-chief worker: the chief writes the preset
         return None
@@ -217,7 +220,7 @@ def _fit(config, base, run_dir, verbose, on_start=None, advice=""):
             data.train_images, config.batch_size, data.train_info.intensity_levels or 256,
             config.seed, config.epochs, first_epoch=min(initial_epoch, config.epochs - 1),
             buffer_size=min(data.train_info.num_examples or SHUFFLE_BUFFER_SIZE, SHUFFLE_BUFFER_SIZE),
-            drop_remainder=data.drop_remainder)
+            drop_remainder=data.drop_remainder, shift=config.augment_shift)
         start = time.time()
         model.fit(train, epochs=config.epochs, steps_per_epoch=data.steps_per_epoch,
                   validation_data=data.validation, callbacks=callbacks, verbose=verbose)
@@ -317,6 +320,7 @@ def _training_record(config, overrides, strategy, initial_epoch, train_seconds):
     return {
         "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
         "learning_rate": config.learning_rate, "warmup_epochs": config.warmup_epochs,
+        "augment_shift": config.augment_shift,
         "schedule": "cosine decay to 0", "optimizer": "adam", "overrides": overrides,
         "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
         "jit_compile": config.jit_compile, "mixed_precision": config.mixed_precision,

@@ -17,8 +17,8 @@ VAE_OVERRIDES = ("beta",)
 OVERRIDES = CONV_NET_OVERRIDES + ENCODER_OVERRIDES + VAE_OVERRIDES
 
 # Defaults for a preset folder that records no training settings.
-_FALLBACK = {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0.0, "seed": 0,
-             "resize_images": False}
+_FALLBACK = {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0.0,
+             "augment_shift": 0, "seed": 0, "resize_images": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +42,11 @@ class TrainingConfig:
             Defaults to the preset's.
         warmup_epochs: float. Linear KL warm-up (β from 0) over this many
             epochs. Defaults to the preset's (`0`: none).
+        augment_shift: int. Translate every training image by a random
+            `(dy, dx)` in `[-augment_shift, augment_shift]²`, fresh every
+            epoch, the uncovered border at level 0; less than half the
+            image's height and width (`check_image_shape`). The test split
+            is evaluated unshifted. Defaults to the preset's (`0`: none).
         seed: int. Seeds initialisation, shuffling, noise and evaluation.
             Defaults to the preset's (`0`).
         num_samples: int. `K` of the test split's importance-weighted NLL.
@@ -80,6 +85,7 @@ class TrainingConfig:
     batch_size: int = None
     learning_rate: float = None
     warmup_epochs: float = None
+    augment_shift: int = None
     seed: int = None
     num_samples: int = 1000
     prior_components: int = 10
@@ -99,6 +105,8 @@ class TrainingConfig:
                                     minimum_inclusive=False)
         if self.warmup_epochs is not None:
             validation.check_non_negative("warmup_epochs", self.warmup_epochs)
+        if self.augment_shift is not None:
+            validation.check_int("augment_shift", self.augment_shift, minimum=0)
         if self.seed is not None:
             validation.check_int("seed", self.seed)
         if self.resize_images is not None and not isinstance(self.resize_images, bool):
@@ -114,6 +122,28 @@ class TrainingConfig:
                    if getattr(self, key) is None}
         return dataclasses.replace(self, **changes)
 
+    def check_image_shape(self, image_shape):
+        """Checks the fields that depend on the image size: `augment_shift` below half of it.
+
+        Args:
+            image_shape: tuple of ints. The preset's input shape, channels last.
+
+        Example:
+
+        >>> from keras_cvae.training import TrainingConfig
+        >>> TrainingConfig("mnist5k_basic", augment_shift=14).check_image_shape((28, 28, 1))
+        Traceback (most recent call last):
+            ...
+        ValueError: Invalid value for argument `augment_shift`. Expected an integer >= 0 and <= 13, less than half the height and width of the 28×28 images. Received: augment_shift=14
+        """
+        spatial = tuple(image_shape)[:-1]
+        largest = (min(spatial) - 1) // 2
+        if self.augment_shift is not None and self.augment_shift > largest:
+            sizes = "×".join(map(str, spatial))
+            raise validation.invalid(
+                "augment_shift", f"{validation.describe_int(0, largest)}, less than half the "
+                f"height and width of the {sizes} images", self.augment_shift)
+
     def to_json(self):
         """The fields as JSON values (a strategy object by its class name)."""
         fields = dataclasses.asdict(self)
@@ -124,9 +154,11 @@ class TrainingConfig:
 
 
 def preset_defaults(preset):
-    """`{name, description, dataset, epochs, batch_size, learning_rate, warmup_epochs, seed, resize_images}`.
+    """The preset's `name`, `description`, `dataset` and training defaults, as a dict.
 
-    From the registry for a registered name, from `metadata.json` for a folder.
+    The training defaults are `epochs`, `batch_size`, `learning_rate`,
+    `warmup_epochs`, `augment_shift`, `seed` and `resize_images`: from the
+    registry for a registered name, from `metadata.json` for a folder.
     """
     preset = os.fspath(preset)
     if preset in registry.PRESETS:

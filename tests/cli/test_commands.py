@@ -72,6 +72,7 @@ def test_interpolate_draws_one_path_per_row(cli_env, tmp_path):
         (["train", "--epochs", "0"], ["--epochs", "an integer >= 1", "Received: 0"]),
         (["train", "--dropout", "1.5"], ["--dropout", ">= 0 and < 1", "Received: 1.5"]),
         (["train", "--learning-rate", "-1"], ["--learning-rate", "> 0", "Received: -1"]),
+        (["train", "--augment-shift", "-1"], ["--augment-shift", "an integer >= 0", "Received: -1"]),
         (["train", "--strategy", "gpus"], ["--strategy", "'one_device'", "'gpus'"]),
         (["sample", "--preset", "digits_basic", "--num", "many"], ["--num", "Received: 'many'"]),
         (["sample", "--preset", "digits_basic", "--prior", "gmm", "--out", "x.png"],
@@ -169,6 +170,8 @@ def test_every_flag_has_a_description_and_its_default():
     ("train", "Expected an `warmup_epochs` >= 0. Received: warmup_epochs=-1 and dropout_rate=1",
      "Expected an `--warmup` >= 0. Received: --warmup -1 and --dropout 1"),
     ("sample", "Received: num_samples=0 and prior='fitted'", "Received: --num 0 and --prior fitted"),
+    ("train", "the 28×28 images. Received: augment_shift=14",
+     "the 28×28 images. Received: --augment-shift 14"),
     ("evaluate", "Received: num_samples=0, split='train[:1%]'",
      "Received: --iw-samples 0, --split train[:1%]"),
     ("evaluate", "Received: input_shape=(None, 8), intensity_levels=None, TF_CONFIG='{}'",
@@ -181,6 +184,19 @@ def test_the_error_printer_writes_flag_names(command, message, expected):
                                                    else [])]
     args = cli.build_parser().parse_args(argv)
     assert cli._error_line(ValueError(message), args) == expected
+
+
+def test_train_passes_the_augment_shift_to_the_trainer(monkeypatch):
+    from keras_cvae import cli
+    from keras_cvae import training
+
+    configs = []
+    monkeypatch.setattr(training, "train", lambda config, *args, **kwargs: configs.append(config))
+    for argv, expected in ((["--augment-shift", "3"], 3), ([], None)):
+        args = cli.build_parser().parse_args(["train", "--preset", "mnist5k_basic", *argv])
+        assert args.augment_shift == expected
+        cli.train(args)
+        assert configs[-1].augment_shift == expected  # None: the preset's (2 for mnist5k_basic)
 
 
 @pytest.mark.parametrize(
