@@ -8,6 +8,7 @@ from keras_cvae.zoo import read_metadata
 
 def _card(**training):
     metadata = copy.deepcopy(read_metadata("mnist5k_basic"))
+    metadata["training"].pop("augment_shift", None)  # as presets trained before the option
     metadata["training"].update(training)
     return model_card(metadata, "basic ×2")
 
