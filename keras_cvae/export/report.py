@@ -1,5 +1,6 @@
 """Sizes, differences from Keras and latencies of exported artifacts, as a table and JSON."""
 
+import functools
 import math
 import os
 import platform
@@ -22,6 +23,12 @@ from keras_cvae.validation import check_positive_int
 
 # The signature timed in every runtime: images in, images out, encoder and decoder.
 TIMED_SIGNATURE = "reconstruct"
+# Signatures also timed on their own, at batch 1: what a device calls to generate.
+BATCH_1_SIGNATURES = ("decode", "sample")
+# What runs TFLite float ops: LiteRT's `Interpreter` with the default op resolver
+# (`OpResolverType.AUTO`) applies the XNNPACK delegate (its execution plan gets
+# `DELEGATE` nodes; `BUILTIN_WITHOUT_DEFAULT_DELEGATES` has none).
+TFLITE_DELEGATE = "XNNPACK (LiteRT default)"
 # The table's cell for a difference that is not a finite number (null in the JSON).
 NOT_FINITE = "n/a"
 
@@ -33,10 +40,15 @@ def export_report(model, artifacts, images=None, batch_sizes=(1, 64), repeats=10
     For each artifact: its size on disk, the largest absolute difference
     from the Keras model per signature and output (16 images and their
     noise; `sample` draws from the model's prior, the fitted mixture after
-    `fit_prior`), and the latency per image of `reconstruct` at each batch size
+    `fit_prior`), the latency per image of `reconstruct` at each batch size
     (median of `repeats` calls after two warm-up calls), next to Keras's
-    own (`model.predict_on_batch`). Runtimes use their default threads
-    (LiteRT: all cores).
+    own (`model.predict_on_batch`), and the latency of one call of `decode`
+    and of `sample` at batch 1 (the first of the compared codes and noise;
+    median of `repeats` calls after two warm-up calls). Runtimes use their
+    default threads (LiteRT: all cores) and accelerators: LiteRT runs with
+    its default op resolver, which applies the XNNPACK delegate to the
+    float ops it supports (the header's `tflite_delegate`; other ops run on
+    LiteRT's builtin CPU kernels).
 
     Args:
         model: `keras_cvae.VAE`. The model the artifacts were exported from.
@@ -51,7 +63,13 @@ def export_report(model, artifacts, images=None, batch_sizes=(1, 64), repeats=10
         verbose: bool. Print the report as a table. Defaults to `True`.
 
     Returns:
-        The report, a JSON-ready dict. An artifact whose runtime is not
+        The report, a JSON-ready dict. Each measured artifact has
+        `max_abs_diff` (`{signature: {output: float}}`),
+        `latency_ms_per_image` (`{"<batch>": ms}`) and
+        `signature_latency_ms` (`{"decode": ms, "sample": ms}`, one call at
+        batch 1). The header's `tflite_delegate` is
+        `"XNNPACK (LiteRT default)"` when a TFLite artifact was measured,
+        else `None`. An artifact whose runtime is not
         installed (LiteRT, onnxruntime: the `export` extra) is listed with
         its size and a `not_measured` reason instead of differences and
         latencies. A difference that is not a finite number (an output
@@ -69,7 +87,11 @@ def export_report(model, artifacts, images=None, batch_sizes=(1, 64), repeats=10
     >>> report = keras_cvae.export.export_report(
     ...     vae, {"tflite_float32": tflite}, repeats=3, verbose=False)
     >>> sorted(report["artifacts"]["tflite_float32"])
-    ['latency_ms_per_image', 'max_abs_diff', 'path', 'size_bytes']
+    ['latency_ms_per_image', 'max_abs_diff', 'path', 'signature_latency_ms', 'size_bytes']
+    >>> sorted(report["artifacts"]["tflite_float32"]["signature_latency_ms"])
+    ['decode', 'sample']
+    >>> report["tflite_delegate"]
+    'XNNPACK (LiteRT default)'
     >>> max(report["artifacts"]["tflite_float32"]["max_abs_diff"]["encode"].values()) < 1e-5
     True
     """
@@ -79,6 +101,8 @@ def export_report(model, artifacts, images=None, batch_sizes=(1, 64), repeats=10
     images, inputs, references = _comparison(model, images)
     timed = {batch: np.resize(images, (batch, *model.image_shape)) for batch in batch_sizes}
     report = _report_header(model, batch_sizes)
+    measured_tflite = any(label.startswith("tflite") for label in runtimes)
+    report["tflite_delegate"] = TFLITE_DELEGATE if measured_tflite else None
     report["keras"] = {"latency_ms_per_image": _latencies(model.predict_on_batch, timed, repeats)}
     report["artifacts"] = {
         label: _measure(runtime, artifacts[label], inputs, references, timed, repeats)
@@ -98,7 +122,11 @@ def format_report(report):
     batches = report["batch_sizes"]
     header = ["artifact", "size", *[f"max|Δ| {name}" for name in SIGNATURES]]
     header += [f"ms/img b={batch}" for batch in batches]
-    rows = [["keras", "-", *["-"] * len(SIGNATURES), *_latency_cells(report["keras"], batches)]]
+    header += [f"{name} ms b=1" for name in BATCH_1_SIGNATURES]
+    rows = [[
+        "keras", "-", *["-"] * len(SIGNATURES), *_latency_cells(report["keras"], batches),
+        *_signature_cells(report["keras"]),
+    ]]
     rows += [_row(label, entry, batches) for label, entry in report["artifacts"].items()]
     notes = [
         f"{label}: {entry['not_measured']}"
@@ -111,23 +139,36 @@ def format_report(report):
 def _row(label, entry, batches):
     row = [label, _human(entry["size_bytes"])]
     if "not_measured" in entry:
-        return row + ["-"] * (len(SIGNATURES) + len(batches))
+        return row + ["-"] * (len(SIGNATURES) + len(batches) + len(BATCH_1_SIGNATURES))
     row += [_largest(entry["max_abs_diff"][name].values()) for name in SIGNATURES]
-    return row + _latency_cells(entry, batches)
+    return row + _latency_cells(entry, batches) + _signature_cells(entry)
 
 
 def _latency_cells(entry, batches):
     return [f"{entry['latency_ms_per_image'][str(batch)]:.3f}" for batch in batches]
 
 
+def _signature_cells(entry):
+    """The batch-1 latency of each of `BATCH_1_SIGNATURES`, or `-` where not measured."""
+    latencies = entry.get("signature_latency_ms") or {}
+    return [
+        f"{latencies[name]:.3f}" if latencies.get(name) is not None else "-"
+        for name in BATCH_1_SIGNATURES
+    ]
+
+
 def _title(report):
     model = report["model"]
+    delegate = report.get("tflite_delegate")
     return (
         f"Export report: VAE image_shape={tuple(model['image_shape'])}, "
         f"latent_dim={model['latent_dim']}, "
         f"{model['posterior']} posterior, {_prior_words(model.get('prior'))}, "
         f"{model['parameters']} parameters; latency of "
-        f"'{report['timed_signature']}' on {report['machine']['cpu_count']} CPU cores"
+        f"'{report['timed_signature']}' per image and of "
+        f"{' and '.join(repr(name) for name in BATCH_1_SIGNATURES)} per call at batch 1, "
+        f"on {report['machine']['cpu_count']} CPU cores"
+        + (f"; TFLite delegate: {delegate}" if delegate else "")
     )
 
 
@@ -210,7 +251,11 @@ def _report_header(model, batch_sizes):
 
 
 def _measure(runtime, artifact, inputs, references, timed, repeats):
-    """One artifact's report entry: path, size, differences from Keras, latencies."""
+    """One artifact's report entry: path, size, differences from Keras, latencies.
+
+    `signature_latency_ms` times each of `BATCH_1_SIGNATURES` on the first
+    row of its compared inputs (one code; one noise draw for `sample`).
+    """
     differences = {}
     for name in SIGNATURES:
         outputs = runtime(name, inputs[name])
@@ -224,7 +269,18 @@ def _measure(runtime, artifact, inputs, references, timed, repeats):
         "latency_ms_per_image": _latencies(
             lambda x: runtime(TIMED_SIGNATURE, {"images": x}), timed, repeats
         ),
+        "signature_latency_ms": {
+            name: _median_ms(
+                functools.partial(runtime, name, _first_row(inputs[name])), repeats
+            )
+            for name in BATCH_1_SIGNATURES
+        },
     }
+
+
+def _first_row(inputs):
+    """`{input: array}` cut to batch 1."""
+    return {key: np.ascontiguousarray(value[:1]) for key, value in inputs.items()}
 
 
 def _on_disk(artifact):
@@ -260,8 +316,14 @@ def _load_saved_model(path):
 
 def _load_tflite(path):
     from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import OpResolverType
 
-    interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
+    # AUTO, the default, applies the XNNPACK delegate: `TFLITE_DELEGATE` in the report.
+    interpreter = Interpreter(
+        model_path=path,
+        num_threads=os.cpu_count(),
+        experimental_op_resolver_type=OpResolverType.AUTO,
+    )
     runners = {name: interpreter.get_signature_runner(name) for name in SIGNATURES}
 
     def run(name, inputs):
@@ -294,14 +356,19 @@ _LOADERS = {"saved_model": _load_saved_model, "tflite": _load_tflite, "onnx": _l
 
 def _latency(fn, images, repeats):
     """Median milliseconds per image of `fn(images)`."""
+    return _median_ms(functools.partial(fn, images), repeats) / len(images)
+
+
+def _median_ms(call, repeats):
+    """Median milliseconds of `call()` over `repeats` calls, after two warm-up calls."""
     for _ in range(2):
-        fn(images)
+        call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn(images)
+        call()
         times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times) / len(images)
+    return 1000 * statistics.median(times)
 
 
 def _size(path):
