@@ -380,9 +380,9 @@ def _add_train_arguments(sub):
                           "(default: the preset's, 0 for most)")
     sub.add_argument("--iw-samples", type=_positive_int, default=100,
                      help="K of the final importance-weighted NLL (default: 100)")
-    sub.add_argument("--prior-components", type=_non_negative_int, default=10, metavar="K",
+    sub.add_argument("--prior-components", type=_non_negative_int, default=None, metavar="K",
                      help="after training, fit a K-component Gaussian mixture prior to the "
-                          "training codes; 0 keeps N(0, I) (default: 10)")
+                          "training codes; 0 keeps N(0, I) (default: the preset's, 10 for most)")
     hyper = sub.add_argument_group("hyper-parameters (default: the preset's)")
     hyper.add_argument("--channels", type=_positive_int, metavar="C", help="block width C")
     hyper.add_argument("--bottleneck-channels", type=_positive_int, metavar="D",

@@ -320,7 +320,7 @@ def _training_record(config, overrides, strategy, initial_epoch, train_seconds):
     return {
         "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
         "learning_rate": config.learning_rate, "warmup_epochs": config.warmup_epochs,
-        "augment_shift": config.augment_shift,
+        "augment_shift": config.augment_shift, "prior_components": config.prior_components,
         "schedule": "cosine decay to 0", "optimizer": "adam", "overrides": overrides,
         "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
         "jit_compile": config.jit_compile, "mixed_precision": config.mixed_precision,

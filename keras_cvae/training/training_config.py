@@ -18,7 +18,7 @@ OVERRIDES = CONV_NET_OVERRIDES + ENCODER_OVERRIDES + VAE_OVERRIDES
 
 # Defaults for a preset folder that records no training settings.
 _FALLBACK = {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0.0,
-             "augment_shift": 0, "seed": 0, "resize_images": False}
+             "augment_shift": 0, "seed": 0, "resize_images": False, "prior_components": 10}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,8 @@ class TrainingConfig:
             Defaults to `1000`.
         prior_components: int. After training, fit a Gaussian mixture with
             this many components to the training images' codes
-            (`VAE.fit_prior`); `0` keeps `N(0, I)`. Defaults to `10`.
+            (`VAE.fit_prior`); `0` keeps `N(0, I)`. Defaults to the preset's
+            (`10` for most).
         overrides: dict. Hyper-parameters replacing the preset's: the
             ConvNet's `channels`, `bottleneck_channels`, `kernel_size`, `depth`,
             `dropout_rate`, `l2`; the encoder's `latent_dim`; the VAE's `beta`.
@@ -88,7 +89,7 @@ class TrainingConfig:
     augment_shift: int = None
     seed: int = None
     num_samples: int = 1000
-    prior_components: int = 10
+    prior_components: int = None
     overrides: dict = dataclasses.field(default_factory=dict)
     strategy: object = None
     jit_compile: bool = False
@@ -99,7 +100,8 @@ class TrainingConfig:
         for name in ("epochs", "batch_size", "num_samples"):
             if getattr(self, name) is not None:
                 validation.check_positive_int(name, getattr(self, name))
-        validation.check_int("prior_components", self.prior_components, minimum=0)
+        if self.prior_components is not None:
+            validation.check_int("prior_components", self.prior_components, minimum=0)
         if self.learning_rate is not None:
             validation.check_number("learning_rate", self.learning_rate, minimum=0,
                                     minimum_inclusive=False)
@@ -157,7 +159,8 @@ def preset_defaults(preset):
     """The preset's `name`, `description`, `dataset` and training defaults, as a dict.
 
     The training defaults are `epochs`, `batch_size`, `learning_rate`,
-    `warmup_epochs`, `augment_shift`, `seed` and `resize_images`: from the
+    `warmup_epochs`, `augment_shift`, `seed`, `resize_images` and
+    `prior_components`: from the
     registry for a registered name, from `metadata.json` for a folder.
     """
     preset = os.fspath(preset)

@@ -10,6 +10,9 @@ from keras_cvae.utils.atomic_write import remove_leftovers
 from keras_cvae.utils.json_file import read_json
 from keras_cvae.zoo import registry
 
+# `GaussianDecoder`'s default `min_scale` (this module does not import Keras).
+DEFAULT_MIN_SCALE = 1e-3
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -74,6 +77,8 @@ def architecture_summary(config):
     'bottleneck ×2, C=256, D=64, k=3, Z=16, diagonal q(z|x), linear_per_pixel σ'
     >>> architecture_summary(read_config("mnist5k_basic"))
     'basic ×2, C=32, k=3, Z=32, diagonal q(z|x), linear_per_pixel σ, sigmoid mean'
+    >>> architecture_summary(read_config("photo_patches_bottleneck"))
+    'bottleneck ×2, C=256, D=64, k=3, Z=32, diagonal q(z|x), linear_per_pixel σ ≥ 0.01, sigmoid mean'
     """
     encoder = config["config"]["encoder"]["config"]
     decoder = config["config"]["decoder"]["config"]
@@ -84,6 +89,10 @@ def architecture_summary(config):
     parts += [f"k={net.get('kernel_size', 3)}", f"Z={encoder['latent_dim']}",
               f"{encoder.get('posterior', 'diagonal')} q(z|x)",
               f"{decoder.get('decoder_scale', 'linear_per_pixel')} σ"]
+    # A learned σ's lower bound, where it is not the decoder's default.
+    min_scale = decoder.get("min_scale", DEFAULT_MIN_SCALE)
+    if decoder.get("decoder_scale") != "constant" and min_scale != DEFAULT_MIN_SCALE:
+        parts[-1] += f" ≥ {min_scale:g}"
     if decoder.get("mean_activation", "linear") != "linear":
         parts.append(f"{decoder['mean_activation']} mean")
     return ", ".join(parts)

@@ -19,7 +19,7 @@ def test_left_out_fields_take_the_presets_defaults():
 
 def test_the_augment_shift_defaults_to_the_presets():
     mnist = TrainingConfig("mnist5k_basic").resolved()
-    assert (mnist.augment_shift, mnist.epochs, mnist.warmup_epochs) == (2, 30, 5)
+    assert (mnist.augment_shift, mnist.epochs, mnist.warmup_epochs) == (2, 160, 5)
     assert TrainingConfig("mnist5k_basic", augment_shift=0).resolved().augment_shift == 0
     assert TrainingConfig("digits_basic").resolved().augment_shift == 0
     assert TrainingConfig("digits_basic", augment_shift=1).to_json()["augment_shift"] == 1
@@ -35,6 +35,22 @@ def test_a_preset_folder_without_a_recorded_augment_shift_trains_unshifted(tmp_p
     assert (config.augment_shift, config.epochs) == (0, 3)
     (folder / "metadata.json").write_text(json.dumps({"training": {"augment_shift": 2}}))
     assert TrainingConfig(str(folder)).resolved().augment_shift == 2
+
+
+def test_the_prior_components_default_to_the_presets():
+    assert TrainingConfig("mnist5k_basic").resolved().prior_components == 40
+    assert TrainingConfig("digits_basic").resolved().prior_components == 10
+    assert TrainingConfig("mnist5k_basic", prior_components=0).resolved().prior_components == 0
+
+
+def test_a_preset_folder_retrains_with_its_recorded_prior_components(tmp_path):
+    folder = tmp_path / "preset"
+    folder.mkdir()
+    shutil.copy(registry.preset_directory("mnist5k_basic") + "/config.json", folder)
+    (folder / "metadata.json").write_text(json.dumps({"dataset": "mnist5k", "training": {}}))
+    assert TrainingConfig(str(folder)).resolved().prior_components == 10
+    (folder / "metadata.json").write_text(json.dumps({"training": {"prior_components": 3}}))
+    assert TrainingConfig(str(folder)).resolved().prior_components == 3
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The zoo: every registered preset builds, trains a step, round-trips; pretrained ones reproduce."""
 
+import inspect
 import json
 import math
 import os
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 
 import keras_cvae
+from keras_cvae.training.model_card import BASELINES
 from keras_cvae.zoo import PRESETS
+from keras_cvae.zoo import preset_lookup
 from keras_cvae.zoo import registry
 from keras_cvae.zoo.preset_io import save_to_preset
 from keras_cvae.zoo.preset_io import sha256
@@ -66,6 +69,15 @@ def test_registry_holds_metadata_and_the_architecture_lives_in_config_json():
         assert image_shape == metadata["input_shape"]
 
 
+def test_the_architecture_summary_knows_the_decoders_default_min_scale():
+    default = inspect.signature(keras_cvae.GaussianDecoder).parameters["min_scale"].default
+    assert default == preset_lookup.DEFAULT_MIN_SCALE
+    summaries = {name: preset_lookup.architecture_summary(keras_cvae.zoo.read_config(name))
+                 for name in PRESETS}
+    assert "σ ≥ 0.01" in summaries["photo_patches_bottleneck"]
+    assert "≥" not in summaries["mnist5k_basic"]
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_builds_trains_and_round_trips(name, tmp_path):
     entry = PRESETS[name]
@@ -119,6 +131,15 @@ def test_pretrained_preset_ships_a_fitted_prior_that_beats_the_standard_one(name
     assert model.prior.num_components == metadata["prior"]["num_components"]
     metrics = metadata["metrics"]
     assert metrics["bits_per_dim"] < metrics["standard_prior"]["bits_per_dim"]
+
+
+def test_the_mnist_and_photo_presets_beat_their_pixel_baselines():
+    mnist = _metadata("mnist5k_basic")["metrics"]
+    assert mnist["num_samples"] == 1000 and mnist["bits_per_dim"] <= 2.0
+    assert mnist["bits_per_dim"] < min(bits for _, _, bits in BASELINES["mnist5k"]) - 2
+    photo = _metadata("photo_patches_bottleneck")["metrics"]
+    full_covariance = dict((name.split(" (")[0], bits) for name, _, bits in BASELINES["photo_patches"])
+    assert photo["bits_per_dim"] < full_covariance["full-covariance Gaussian"]
 
 
 def test_best_digits_preset_samples_look_like_the_data_and_are_not_copies():
