@@ -25,6 +25,8 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# As `keras-cvae evaluate` runs: TensorFlow's oneDNN kernels on unless the environment says otherwise.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def encoder_decoder_flops(vae):
