@@ -14,7 +14,10 @@ the encoder once for the importance weights, plus one encoder and decoder
 pass per prior for the ELBO. The fraction of the bound is the achieved
 GFLOP/s over the fp32 throughput of a large `tf.matmul` measured in the same
 process between the rounds (median of the rounds, the spread in brackets;
-the machine is shared and noisy).
+the machine is shared and noisy). As a profile of what bounds it, the
+decoder's forward pass alone is timed too, on one chunk of codes of the size
+the evaluation decodes at once (`IMAGES_PER_CHUNK`), best of the rounds: an
+evaluation as fast as its decoder spends nothing elsewhere.
 """
 
 import argparse
@@ -71,6 +74,8 @@ def main():
     from keras_cvae.zoo import PRESETS
     from train_speed import matmul_gflops
 
+    from keras_cvae.models.importance_weighting import IMAGES_PER_CHUNK
+
     for name in args.presets:
         vae = keras_cvae.VAE.from_preset(name)
         test = np.concatenate([np.asarray(batch) for batch in
@@ -92,12 +97,38 @@ def main():
             peaks.append(matmul_gflops(seconds=0.5))
         rate, peak = statistics.median(rates), statistics.median(peaks)
         gflops = rate / args.num_samples * flops / 1e9
+        decoder_gflops = decoder_rate(vae, args.rounds) * decoder_flops / 1e9
         print(f"{name}: {len(images)} images x K = {args.num_samples}, batch {args.batch_size}, "
               f"{flops / args.num_samples / 1e6:.2f} MFLOP per image x sample; "
               f"{rate:,.0f} images x samples/s ({min(rates):,.0f}-{max(rates):,.0f}); "
               f"{gflops:.1f} GFLOP/s = {gflops / peak:.0%} of fp32 matmul "
               f"{peak:.1f} GFLOP/s ({min(peaks):.0f}-{max(peaks):.0f}); "
-              f"{len(images) * args.num_samples / rate:.1f} s per round", flush=True)
+              f"{len(images) * args.num_samples / rate:.1f} s per round; the decoder alone on "
+              f"{IMAGES_PER_CHUNK} codes: {decoder_gflops:.1f} GFLOP/s = {decoder_gflops / peak:.0%}",
+              flush=True)
+
+
+def decoder_rate(vae, rounds):
+    """Codes per second of the decoder's forward pass alone, at the evaluation's chunk size."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_cvae.models.importance_weighting import IMAGES_PER_CHUNK
+
+    codes = tf.random.normal((IMAGES_PER_CHUNK, vae.latent_dim), seed=0)
+
+    @tf.function
+    def decode(z):
+        mean, scale = vae.decoder(z, training=False)
+        return tf.reduce_sum(mean) + tf.reduce_sum(scale)
+
+    np.asarray(decode(codes))
+    best = math.inf
+    for _ in range(max(3, rounds)):
+        start = time.perf_counter()
+        np.asarray(decode(codes))
+        best = min(best, time.perf_counter() - start)
+    return IMAGES_PER_CHUNK / best
 
 
 if __name__ == "__main__":

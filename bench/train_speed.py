@@ -1,7 +1,7 @@
 """Training speed of `VAE.fit` against the same VAE in PyTorch eager, side by side.
 
     pip install -e ".[bench]"                     # torch==2.13.0, for this script only
-    python bench/train_speed.py                   # the three cases of issue 8
+    python bench/train_speed.py                   # all four cases
     python bench/train_speed.py --cases digits --rounds 3 --seconds 3
     python bench/train_speed.py --keras-variants plain tuned
 
@@ -57,6 +57,9 @@ CASES = {
                   kernel_size=3, depth=4, latent_dim=32, batch_size=32),
     "bottleneck": dict(image_shape=(8, 8, 1), block="bottleneck", channels=256, bottleneck_channels=64,
                        kernel_size=3, depth=2, latent_dim=16, batch_size=128),
+    # The photo_patches_bottleneck preset's architecture and batch: RGB, C = 256, D = 64.
+    "rgb_bottleneck": dict(image_shape=(16, 16, 3), block="bottleneck", channels=256,
+                           bottleneck_channels=64, kernel_size=3, depth=2, latent_dim=32, batch_size=64),
 }
 LEARNING_RATE = 1e-3
 
