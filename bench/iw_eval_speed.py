@@ -31,30 +31,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # As `keras-cvae evaluate` runs: TensorFlow's oneDNN kernels on unless the environment says otherwise.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+import numpy as np  # noqa: E402 (after the environment TensorFlow reads at import)
+import tensorflow as tf  # noqa: E402
 
-def encoder_decoder_flops(vae):
-    """Forward FLOPs per image `(encoder, decoder)` of a `keras_cvae.VAE`, from its config."""
-    encoder, decoder = vae.encoder, vae.decoder
-    *spatial, channels_in = vae.image_shape
-    pixels, z = math.prod(spatial), encoder.latent_dim
+import keras_cvae  # noqa: E402
+from keras_cvae import datasets  # noqa: E402
+from keras_cvae.models.importance_weighting import IMAGES_PER_CHUNK  # noqa: E402
+from keras_cvae.zoo import PRESETS  # noqa: E402
+from train_speed import encoder_decoder_flops  # noqa: E402
+from train_speed import matmul_gflops  # noqa: E402
 
-    def conv_net_flops(conv_net):
-        config = conv_net.get_config()
-        c, d, k = config["channels"], config["bottleneck_channels"], config["kernel_size"]
-        if config["block"] == "basic":
-            block = 2 * (2 * pixels * k ** len(spatial) * c * c)
-        else:
-            block = 2 * pixels * (c * d + k ** len(spatial) * d * d + d * c)
-        return c, config["depth"] * block
 
-    c, encoder_blocks = conv_net_flops(encoder.conv_net)
-    scale_outputs = z * (z + 1) // 2 if encoder.posterior == "full" else z
-    encoder_flops = 2 * pixels * channels_in * c + encoder_blocks + 2 * pixels * c * (z + scale_outputs)
-    c, decoder_blocks = conv_net_flops(decoder.conv_net)
-    # The mean's 1×1 convolution, and σ(z)'s when the decoder has one.
-    heads = 2 if decoder.decoder_scale in ("linear", "linear_per_pixel") else 1
-    decoder_flops = 2 * z * pixels * c + decoder_blocks + heads * 2 * pixels * c * channels_in
-    return encoder_flops, decoder_flops
+def architecture(vae):
+    """The VAE's architecture as a `train_speed.CASES`-style dict, for its FLOP count.
+
+    The convnet hyper-parameters are the encoder's (every preset's decoder has the same).
+    """
+    net = vae.encoder.conv_net.get_config()
+    return dict(image_shape=tuple(vae.image_shape), latent_dim=vae.latent_dim,
+                posterior=vae.encoder.posterior, decoder_scale=vae.decoder.decoder_scale,
+                **{key: net[key] for key in ("block", "depth", "channels", "bottleneck_channels",
+                                             "kernel_size")})
 
 
 def main():
@@ -67,15 +64,6 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    import numpy as np
-
-    import keras_cvae
-    from keras_cvae import datasets
-    from keras_cvae.zoo import PRESETS
-    from train_speed import matmul_gflops
-
-    from keras_cvae.models.importance_weighting import IMAGES_PER_CHUNK
-
     for name in args.presets:
         vae = keras_cvae.VAE.from_preset(name)
         test = np.concatenate([np.asarray(batch) for batch in
@@ -83,7 +71,7 @@ def main():
         images = test[:args.num_images]
         levels = keras_cvae.zoo.read_metadata(name)["intensity_levels"]
         priors = 1 if isinstance(vae.prior, keras_cvae.StandardNormalPrior) else 2
-        encoder_flops, decoder_flops = encoder_decoder_flops(vae)
+        encoder_flops, decoder_flops = encoder_decoder_flops(architecture(vae))
         flops = args.num_samples * decoder_flops + encoder_flops + priors * (encoder_flops + decoder_flops)
         # Warm-up: traces the evaluation once.
         keras_cvae.evaluate_density(vae, images[:args.batch_size], levels, args.num_samples,
@@ -110,11 +98,6 @@ def main():
 
 def decoder_rate(vae, rounds):
     """Codes per second of the decoder's forward pass alone, at the evaluation's chunk size."""
-    import numpy as np
-    import tensorflow as tf
-
-    from keras_cvae.models.importance_weighting import IMAGES_PER_CHUNK
-
     codes = tf.random.normal((IMAGES_PER_CHUNK, vae.latent_dim), seed=0)
 
     @tf.function

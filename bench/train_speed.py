@@ -66,8 +66,13 @@ LEARNING_RATE = 1e-3
 
 # === FLOPs, counted from the architecture ===
 
-def forward_flops(case):
-    """Multiply-adds × 2 of the convolutions and dense layers, per image, forward."""
+def encoder_decoder_flops(case):
+    """Multiply-adds × 2 of the convolutions and dense layers per image, forward: `(encoder, decoder)`.
+
+    `case` holds the architecture (`CASES`' keys); optional `posterior`
+    (`"diagonal"`, or `"full"`: Z(Z+1)/2 scale outputs) and `decoder_scale`
+    (`"linear"` or `"linear_per_pixel"` add σ(z)'s 1×1 convolution).
+    """
     (*spatial, channels_in), c, d, k = case["image_shape"], case["channels"], case["bottleneck_channels"], case["kernel_size"]
     pixels, z = math.prod(spatial), case["latent_dim"]
 
@@ -79,9 +84,16 @@ def forward_flops(case):
     else:
         block = conv(c, d, 1) + conv(d, d, k) + conv(d, c, 1)
     features = pixels * c
-    encoder = conv(channels_in, c, 1) + case["depth"] * block + 2 * (2 * features * z)
-    decoder = 2 * z * features + case["depth"] * block + conv(c, channels_in, 1)
-    return encoder + decoder
+    scale_outputs = z * (z + 1) // 2 if case.get("posterior") == "full" else z
+    heads = 2 if case.get("decoder_scale") in ("linear", "linear_per_pixel") else 1
+    encoder = conv(channels_in, c, 1) + case["depth"] * block + 2 * features * (z + scale_outputs)
+    decoder = 2 * z * features + case["depth"] * block + heads * conv(c, channels_in, 1)
+    return encoder, decoder
+
+
+def forward_flops(case):
+    """Multiply-adds × 2 of the convolutions and dense layers, per image, forward."""
+    return sum(encoder_decoder_flops(case))
 
 
 def matmul_gflops(size=2048, seconds=2.0):

@@ -27,9 +27,10 @@ _DIGITS_TRAINING = {"epochs": 40, "batch_size": 64, "learning_rate": 2e-3, "warm
 # translated at random by up to 2 pixels every epoch keeps its training and
 # test costs close (2.61 test bits/dim at 30 epochs, against 3.38 unshifted),
 # after which longer training keeps paying (2.21 at 60 epochs, 1.91 at 160);
-# 160 epochs take about half an hour on 2 idle cores. A 40-component prior follows the ten
-# digit classes' codes more closely than 10 components: samples that the
-# classifier scores higher, at the same distance from the training images.
+# 160 epochs take about half an hour on 2 idle cores. A 40-component prior
+# follows the ten digit classes' codes more closely than 10 components:
+# samples that the classifier scores higher, at the same distance from the
+# training images.
 # The bottleneck model on 11,246 patches takes about 2 minutes an epoch; its
 # decoder's σ is at least 0.01 (`min_scale` in its config.json), about 2.5
 # intensity levels, because a σ(z) that the training photographs' flat
