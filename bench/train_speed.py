@@ -25,17 +25,17 @@ backward. The fraction of peak is the achieved GFLOP/s over the fp32
 throughput of a large `tf.matmul` measured in the same run.
 
 Keras variants (`--keras-variants`):
-- `before`: as `plain`, with Keras's op-by-op BatchNorm and TensorFlow's
-  autodiff of the convolutions: the library before issue 8.
-- `plain`: `compile(optimizer)` with `jit_compile=False,
-  steps_per_execution=1`, `fit` on the NumPy array, TensorFlow's oneDNN
-  kernels off (TensorFlow's default on CPUs without AVX-512): no tuning.
-- `tuned`: `compile(optimizer, steps_per_execution=...)` with the library's
-  choice per image size (`keras_cvae.models.recommended_steps_per_execution`),
-  `fit` on the NumPy array, with `TF_ENABLE_ONEDNN_OPTS=1` (what
-  `keras-cvae train` sets unless the environment or `--strategy mirrored`
-  says otherwise). XLA stays off (Keras's CPU default): measured
-  here it is about 2× slower on the bottleneck case and no faster on the others.
+- `before`: as `plain`, with Keras's op-by-op BatchNorm, TensorFlow's
+  autodiff of the convolutions and oneDNN off: the library before its
+  speed work.
+- `plain`: a script with Keras's defaults: `compile(optimizer)` with
+  `jit_compile=False, steps_per_execution=1`, `fit` on the NumPy array,
+  `TF_ENABLE_ONEDNN_OPTS` unset (so `import keras_cvae` turns oneDNN on).
+- `tuned`: what `keras-cvae train` does: as `plain`, with
+  `compile(optimizer, steps_per_execution=...)` the library's choice per
+  image size (`keras_cvae.models.recommended_steps_per_execution`). XLA
+  stays off (Keras's CPU default): measured here it is about 2× slower on
+  the bottleneck case and no faster on the others.
 `plain` and `tuned` use the library's fused BatchNorm
 (`keras_cvae.layers.FusedBatchNormalization`) and its convolution gradients
 (`keras_cvae.layers.padded_conv.padded_convolution`).
@@ -250,10 +250,9 @@ def build_keras(case, variant, seed=0):
     def train_epoch(images):
         """One epoch of `fit`: `(last loss, seconds from the start to the end of training)`.
 
-        The seconds leave out what `fit` does once per call after training:
-        deleting the input pipeline Keras built from the NumPy array took up
-        to ~5 s on the 28×28 case (not with a `tf.data.Dataset` input), a
-        cost a many-epoch `fit` pays once, not per epoch.
+        The seconds leave out what `fit` does once per call before and after
+        training (turning the array into batches, callbacks), a cost a
+        many-epoch `fit` pays once, not per epoch.
         """
         steps, clock = images.shape[0] // batch, Clock()
         history = vae.fit(images[: steps * batch], batch_size=batch, epochs=1, shuffle=True, verbose=0,
@@ -291,9 +290,11 @@ def worker(label, case_name, spec, threads, conn):
         train = build_torch(case)
         to_input = lambda images: torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     else:
-        # Read when TensorFlow is imported: oneDNN on for `tuned` (as `keras-cvae train`
-        # does), TensorFlow's default on CPUs without AVX-512 (off) otherwise.
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if spec == "tuned" else "0"
+        # Read when TensorFlow is imported: unset, `import keras_cvae` turns oneDNN on;
+        # `before` has it off, as TensorFlow on CPUs without AVX512_VNNI.
+        os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+        if spec == "before":
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
         train = build_keras(case, spec)
         to_input = lambda images: images  # noqa: E731
     images = None

@@ -8,7 +8,10 @@ class the package saves with Keras: after it, `keras.models.load_model(path)`
 loads any `.keras` file the package wrote. `keras_cvae.datasets`, `training`,
 `export` and `distribute` are imported on first use.
 
-The import loads TensorFlow, quietly: unless `TF_CPP_MIN_LOG_LEVEL` is set,
+The import loads TensorFlow with its oneDNN CPU kernels on: unless
+`TF_ENABLE_ONEDNN_OPTS` is set, it sets `TF_ENABLE_ONEDNN_OPTS=1` (TensorFlow
+sets it itself only on CPUs with AVX512_VNNI, BF16 or AMX; `MirroredStrategy`
+over logical CPU devices needs `0`). And quietly: unless `TF_CPP_MIN_LOG_LEVEL` is set,
 it sets `TF_CPP_MIN_LOG_LEVEL=2` in `os.environ` before TensorFlow loads
 (TensorFlow's C++ INFO and WARNING lines hidden, errors kept; a level you set
 is left as it is), and it hides the start-up lines that ignore the level

@@ -41,19 +41,19 @@ def _start_tensorflow(verbose, initialize_package=None):
         absl.logging.set_verbosity(absl.logging.ERROR)
 
 
-def _prefer_onednn(strategy):
-    """Turns on TensorFlow's oneDNN CPU kernels for training, unless told otherwise.
+def _keep_onednn_off_if_mirrored(strategy):
+    """Keeps TensorFlow's oneDNN CPU kernels off for `--strategy mirrored`, unless told otherwise.
 
-    TensorFlow leaves them off on CPUs without AVX-512; on a 2-core AVX2 CPU
-    they train the zoo's models 1.1-1.3× faster per CPU-second
-    (`bench/train_speed.py`). Not with `mirrored`, which on a CPU-only machine
-    splits the CPU into logical devices: TensorFlow 2.21's oneDNN graph
-    rewrite then feeds a replica's convolution the wrong tensor ("input
-    depth must be evenly divisible by filter depth"). Must run before
-    TensorFlow is imported; `TF_ENABLE_ONEDNN_OPTS` in the environment wins.
+    `import keras_cvae` turns them on (`TF_ENABLE_ONEDNN_OPTS=1`) unless the
+    environment says otherwise. `mirrored` on a CPU-only machine splits the
+    CPU into logical devices, and there TensorFlow 2.21's oneDNN graph rewrite
+    feeds a replica's convolution the wrong tensor ("input depth must be
+    evenly divisible by filter depth"): this sets `TF_ENABLE_ONEDNN_OPTS=0`
+    first. Must run before TensorFlow is imported; `TF_ENABLE_ONEDNN_OPTS` in
+    the environment wins.
     """
-    if strategy != "mirrored":
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if strategy == "mirrored":
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def _number(kind, **bounds):
@@ -515,7 +515,7 @@ def main(argv=None, initialize_package=None):
             resolve_preset(args.preset)  # an unknown name fails before TensorFlow loads
         _check_output_file(args)
         if args.function is train:
-            _prefer_onednn(args.strategy)
+            _keep_onednn_off_if_mirrored(args.strategy)
         if args.function is not presets:
             _start_tensorflow(args.verbose, initialize_package)
         args.function(args)

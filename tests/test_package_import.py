@@ -126,11 +126,20 @@ def test_import_keras_cvae_prints_nothing(log_level):
     assert (code, stdout, stderr) == (0, "", "")
 
 
-def test_a_log_level_the_user_set_is_left_alone():
-    code, stdout, stderr = _python(
-        "-c", "import os, keras_cvae; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])",
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1"})
-    assert (code, stdout) == (0, "1\n"), stderr[-3000:]
+def test_a_log_level_the_user_set_is_left_alone_and_onednn_is_on_unless_set():
+    """The user's `TF_CPP_MIN_LOG_LEVEL` stays; an unset `TF_ENABLE_ONEDNN_OPTS` becomes 1, and takes.
+
+    (Every other test runs with `TF_ENABLE_ONEDNN_OPTS=0` from tests/conftest.py,
+    which the import leaves as it is: the mirrored-strategy tests need it.)
+    """
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1"}
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    code, stdout, stderr = _python("-c", (
+        "import os, keras_cvae\n"
+        "from tensorflow.python.util import _pywrap_util_port\n"
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['TF_ENABLE_ONEDNN_OPTS'],"
+        " _pywrap_util_port.IsMklEnabled())"), env=env)
+    assert (code, stdout) == (0, "1 1 True\n"), stderr[-3000:]
 
 
 @pytest.mark.parametrize("args, status, expected", [

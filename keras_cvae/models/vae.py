@@ -11,6 +11,7 @@ from keras import ops
 
 from keras_cvae import validation
 from keras_cvae.models import elbo as elbo_terms
+from keras_cvae.models.array_batches import keras_arguments_with_batches
 from keras_cvae.models.cross_replica import global_mean
 from keras_cvae.models.cross_replica import num_replicas
 from keras_cvae.models.cross_replica import reduces_outputs_on_axis_0
@@ -29,7 +30,6 @@ from keras_cvae.models.importance_weighting import importance_weighted_log_likel
 from keras_cvae.models.random_seeds import fold_in
 from keras_cvae.models.random_seeds import global_batch_noise
 from keras_cvae.models.random_seeds import seed_pair
-from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.zoo import preset_io
 from keras_cvae.zoo import preset_lookup
 
@@ -375,34 +375,42 @@ class VAE(keras.Model):
         if isinstance(validation_data, (tuple, list)) and validation_data:
             validation_data = validation_data[0]
         check_training_data(validation_data, self.image_shape, name="validation_data")
-        if isinstance(x, tf.data.Dataset) and len(args) < 7:  # `shuffle` not given by position
-            # Keras 3.15 warns that its own default `shuffle=True` is ignored for a dataset.
-            kwargs.setdefault("shuffle", False)
-        callbacks = [*(kwargs.pop("callbacks", None) or []), keras.callbacks.TerminateOnNaN()]
+        callbacks = [*(given.get("callbacks") or kwargs.get("callbacks") or []), keras.callbacks.TerminateOnNaN()]
         if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
             callbacks.append(BatchProgbarLogger())  # counts batches, ends at its total
-        history = super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        if not given:  # arguments that do not fit `fit`'s signature: Keras says so
+            return super().fit(x, y, *args, **kwargs)
+        arguments = keras_arguments_with_batches("fit", given)
+        if isinstance(arguments["x"], tf.data.Dataset):
+            # Keras 3.15 warns that its own default `shuffle=True` is ignored for a dataset.
+            arguments.setdefault("shuffle", False)
+        history = super().fit(**{**arguments, "callbacks": callbacks})
         _warn_if_diverged(history)
         return history
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras's `evaluate`, after checking the images `x` and the numbers as `fit` does."""
-        if not kwargs.get("_use_cached_eval_dataset"):  # not `fit`'s validation: checked there
-            _check_keras_arguments(keras.Model.evaluate, self, x, y, *args, **kwargs)
-            check_training_data(x, self.image_shape)
-        return super().evaluate(x, y, *args, **kwargs)
+        if kwargs.get("_use_cached_eval_dataset"):  # `fit`'s validation: checked there
+            return super().evaluate(x, y, *args, **kwargs)
+        given = _check_keras_arguments(keras.Model.evaluate, self, x, y, *args, **kwargs)
+        check_training_data(x, self.image_shape)
+        if not given:
+            return super().evaluate(x, y, *args, **kwargs)
+        return super().evaluate(**keras_arguments_with_batches("evaluate", given))
 
     def predict(self, x, *args, **kwargs):
         """Keras's `predict` (the reconstructions `g(f(x))`), after checking `x` as `fit` does."""
-        _check_keras_arguments(keras.Model.predict, self, x, *args, **kwargs)
+        given = _check_keras_arguments(keras.Model.predict, self, x, *args, **kwargs)
         check_training_data(x, self.image_shape)
-        return super().predict(x, *args, **kwargs)
+        if not given:
+            return super().predict(x, *args, **kwargs)
+        return super().predict(**keras_arguments_with_batches("predict", given))
 
     def train_step(self, data):
-        images = images_only(data)
+        images, sample_weight = _images_and_weights(data)
         with tf.GradientTape() as tape:
             terms = self._terms(images, self._noise(ops.shape(images)[0]), training=True)
-            loss = self._objective(terms, training=True)
+            loss = self._objective(terms, training=True, sample_weight=sample_weight)
             if self.losses:
                 loss = loss + ops.sum(self.losses)
             # `loss` is the global batch's, the same on every replica (`global_mean`),
@@ -410,12 +418,13 @@ class VAE(keras.Model):
             scaled_loss = self.optimizer.scale_loss(loss / num_replicas())
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
-        return self._update_metrics(loss, terms)
+        return self._update_metrics(loss, terms, sample_weight)
 
     def test_step(self, data):
-        images = images_only(data)
+        images, sample_weight = _images_and_weights(data)
         terms = self._terms(images, self._noise(ops.shape(images)[0]), training=False)
-        return self._update_metrics(self._objective(terms, training=False), terms)
+        loss = self._objective(terms, training=False, sample_weight=sample_weight)
+        return self._update_metrics(loss, terms, sample_weight)
 
     # === Internals ===
 
@@ -446,17 +455,22 @@ class VAE(keras.Model):
         z = mean + elbo_terms.scale_noise(scale, noise, self.encoder.posterior == "diagonal")
         return z, mean, scale
 
-    def _objective(self, terms, training):
+    def _objective(self, terms, training, sample_weight=None):
         """Batch mean of `reconstruction + β · KL`, with warm-up and free bits in training.
 
         The means are over the global batch (`global_mean`), so under a
         strategy every replica gets the single-device value, free bits included.
+        With `sample_weight` `(B,)`, each example's terms are weighted first:
+        `Σ w_i · loss_i / B`, as Keras's losses reduce weighted examples.
         """
         free_bits = training and self.free_bits > 0
         per_dim = free_bits and terms["kl_dims"] is not None
-        reconstruction, kl = global_mean(
-            [terms["reconstruction"], terms["kl_dims"] if per_dim else terms["kl"]]
-        )
+        reconstruction, kl = terms["reconstruction"], terms["kl_dims"] if per_dim else terms["kl"]
+        if sample_weight is not None:
+            weights = _example_weights(sample_weight)
+            reconstruction = reconstruction * weights
+            kl = kl * (weights[:, None] if per_dim else weights)
+        reconstruction, kl = global_mean([reconstruction, kl])
         if per_dim:
             kl_penalty = ops.sum(ops.maximum(kl, self.free_bits))
         elif free_bits:
@@ -469,11 +483,12 @@ class VAE(keras.Model):
             beta = beta * ops.minimum(progress, 1.0)
         return reconstruction + beta * kl_penalty
 
-    def _update_metrics(self, loss, terms):
+    def _update_metrics(self, loss, terms, sample_weight=None):
         batch = ops.cast(ops.shape(terms["kl"])[0], "float32")
+        weights = None if sample_weight is None else _example_weights(sample_weight)
         self.loss_tracker.update_state(loss, sample_weight=batch)
-        self.reconstruction_tracker.update_state(terms["reconstruction"])
-        self.kl_tracker.update_state(terms["kl"])
+        self.reconstruction_tracker.update_state(terms["reconstruction"], sample_weight=weights)
+        self.kl_tracker.update_state(terms["kl"], sample_weight=weights)
         results = {m.name: m.result() for m in self.metrics}
         if reduces_outputs_on_axis_0():
             results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
@@ -612,17 +627,35 @@ _KERAS_NUMBERS = {
 }
 
 
+def _images_and_weights(data):
+    """`(images, sample_weight or None)` of one element of Keras's data: images or a tuple."""
+    if isinstance(data, (tuple, list)):
+        images, _, sample_weight = keras.utils.unpack_x_y_sample_weight(tuple(data))
+        return images, sample_weight
+    return data, None
+
+
+def _example_weights(sample_weight):
+    """A batch's sample weights, `(B,)` or `(B, 1)`, as float32 `(B,)`."""
+    return ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+
+
 def _check_keras_arguments(method, *args, **kwargs):
     """Checks the numbers among the arguments of Keras's `method` (`fit`, `evaluate`).
 
     Returns:
-        dict. The arguments as given, by name (empty if they do not fit the
-        signature: Keras then reports that itself).
+        dict. The arguments as given, by name, without `self` (empty if they
+        do not fit the signature: Keras then reports that itself).
     """
+    signature = inspect.signature(method)
     try:
-        given = inspect.signature(method).bind_partial(*args, **kwargs).arguments
+        given = dict(signature.bind_partial(*args, **kwargs).arguments)
     except TypeError:
         return {}
+    given.pop("self", None)
+    for parameter in signature.parameters.values():  # `**kwargs` by name, as given
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            given.update(given.pop(parameter.name, {}))
     for name, value in given.items():
         if name in _KERAS_NUMBERS:
             check, bounds = _KERAS_NUMBERS[name]

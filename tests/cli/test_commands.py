@@ -201,14 +201,14 @@ def test_train_passes_the_augment_shift_to_the_trainer(monkeypatch):
 
 @pytest.mark.parametrize(
     "strategy, environment, expected",
-    [("auto", None, "1"), ("one_device", None, "1"), ("mirrored", None, None), ("auto", "0", "0")],
+    [("auto", None, None), ("one_device", None, None), ("mirrored", None, "0"), ("mirrored", "1", "1")],
 )
-def test_train_turns_on_onednn_unless_mirrored_or_set(monkeypatch, strategy, environment, expected):
+def test_train_turns_off_onednn_for_mirrored_unless_set(monkeypatch, strategy, environment, expected):
     from keras_cvae import cli
 
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "")  # recorded, so undone after the test
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
     if environment is not None:
         monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", environment)
-    cli._prefer_onednn(strategy)
+    cli._keep_onednn_off_if_mirrored(strategy)
     assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") == expected

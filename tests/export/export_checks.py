@@ -67,11 +67,9 @@ QUANTIZED = {"tflite_int8": (0.05, 0.5), "tflite_dynamic": (0.03, 0.15)}
 # `u` in steps of 1/255 and the cumulative weights in their own steps (allowed: 2/255).
 BOUNDARY_SLACK = {"float32": 0.0, "float16": 2.0**-11, "quantized": 2.0 / 255}
 
-# One model per block type x posterior type, each with another decoder scale.
-# Every block, posterior and decoder scale at least once; ("bottleneck", "diagonal",
-# "linear") is the mixture-prior model of `mixture_vae`.
+# With ("bottleneck", "diagonal", "linear"), the mixture-prior model of `mixture_vae`:
+# every block, posterior and decoder scale at least once.
 CONFIGS = {
-    "basic-diagonal-learned": ("basic", "diagonal", "learned"),
     "basic-full-constant": ("basic", "full", "constant"),
     "bottleneck-full-learned": ("bottleneck", "full", "learned"),
 }
