@@ -9,6 +9,7 @@ package (and TensorFlow) loads; the top of this module is pure Python.
 import argparse
 import os
 import re
+import shlex
 import sys
 
 from keras_cvae import validation
@@ -246,6 +247,30 @@ def export(args):
     print(f"Exported {', '.join(sorted(paths))} to {args.out}")
 
 
+# `train` flags that say where the run goes and how it is shown, not what it trains,
+# with the number of values each takes: left out of the command a preset records.
+_PLACEMENT_FLAGS = {"--out": 1, "--overwrite": 0, "--verbose": 0}
+
+
+def _training_command(argv):
+    """The `keras-cvae train ...` command a trained preset records: `argv` without placement flags.
+
+    Its model card says "Reproduce: <command>", so the run folder, `--overwrite`
+    and `--verbose` of the run that wrote it are left out.
+    """
+    kept, values_to_skip = [], 0
+    for arg in argv:
+        if values_to_skip:
+            values_to_skip -= 1
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag in _PLACEMENT_FLAGS:
+            values_to_skip = 0 if "=" in arg else _PLACEMENT_FLAGS[flag]
+            continue
+        kept.append(arg)
+    return "keras-cvae " + shlex.join(kept)
+
+
 def train(args):
     from keras_cvae import training
     from keras_cvae.training import run_folder
@@ -264,7 +289,7 @@ def train(args):
         overrides=overrides, strategy=args.strategy, resize_images=args.resize,
         jit_compile=args.jit_compile, mixed_precision=_mixed_precision(args.mixed_precision))
     metadata = training.train(config, preset_dir, run_dir=run_dir, overwrite=args.overwrite,
-                              command="keras-cvae " + " ".join(sys.argv[1:]))
+                              command=_training_command(getattr(args, "argv", sys.argv[1:])))
     if metadata is None:  # a non-chief worker: the chief writes the run
         return
     metrics = metadata["metrics"]
@@ -507,7 +532,9 @@ def main(argv=None, initialize_package=None):
             parsed; called before a command that needs TensorFlow. Defaults
             to `None`: the package is imported already.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # what `train` records as its command
     try:
         if getattr(args, "preset", None):
             from keras_cvae.zoo import resolve_preset

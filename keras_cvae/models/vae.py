@@ -368,6 +368,12 @@ class VAE(keras.Model):
         `keras_cvae.datasets.validate_images` does (a dataset on its element
         spec and first batch), and the numbers (`batch_size`, `epochs`, ...)
         as integers or rates in range: a ValueError names the argument.
+
+        Arrays are cut into the batches Keras would cut (`batch_size`,
+        `shuffle`, `validation_split` from the last images) by
+        `array_batches`, whose pipeline shuts down at once when training
+        ends. `sample_weight` (one weight ≥ 0 per image) weighs each image's
+        loss: `Σ w_i · loss_i / B` per batch, as Keras weighs losses.
         """
         given = _check_keras_arguments(keras.Model.fit, self, x, y, *args, **kwargs)
         check_training_data(x, self.image_shape)

@@ -186,6 +186,20 @@ def test_the_error_printer_writes_flag_names(command, message, expected):
     assert cli._error_line(ValueError(message), args) == expected
 
 
+def test_a_trained_preset_records_its_command_without_where_the_run_went(monkeypatch):
+    from keras_cvae import cli
+    from keras_cvae import training
+
+    commands = []
+    monkeypatch.setattr(training, "train", lambda *args, command, **kwargs: commands.append(command))
+    argv = ["train", "--preset", "digits_basic", "--out", "runs/a b", "--epochs", "2", "--overwrite",
+            "--out=runs/c", "--preset-dir", "zoo/digits_basic"]
+    args = cli.build_parser().parse_args(argv)
+    args.argv = argv
+    cli.train(args)
+    assert commands == ["keras-cvae train --preset digits_basic --epochs 2 --preset-dir zoo/digits_basic"]
+
+
 def test_train_passes_the_augment_shift_to_the_trainer(monkeypatch):
     from keras_cvae import cli
     from keras_cvae import training
