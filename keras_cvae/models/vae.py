@@ -381,11 +381,11 @@ class VAE(keras.Model):
         if isinstance(validation_data, (tuple, list)) and validation_data:
             validation_data = validation_data[0]
         check_training_data(validation_data, self.image_shape, name="validation_data")
-        callbacks = [*(given.get("callbacks") or kwargs.get("callbacks") or []), keras.callbacks.TerminateOnNaN()]
-        if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
-            callbacks.append(BatchProgbarLogger())  # counts batches, ends at its total
         if not given:  # arguments that do not fit `fit`'s signature: Keras says so
             return super().fit(x, y, *args, **kwargs)
+        callbacks = [*(given.get("callbacks") or []), keras.callbacks.TerminateOnNaN()]
+        if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
+            callbacks.append(BatchProgbarLogger())  # counts batches, ends at its total
         arguments = keras_arguments_with_batches("fit", given)
         if isinstance(arguments["x"], tf.data.Dataset):
             # Keras 3.15 warns that its own default `shuffle=True` is ignored for a dataset.
