@@ -164,12 +164,13 @@ def keras_arguments_with_batches(method, arguments):
     arguments["x"] = array_batches(_packed(data), batch_size, shuffle=arguments.pop("shuffle", True),
                                    steps=arguments.get("steps_per_epoch"))
     held_out = arguments.get("validation_data")
-    held_out = tuple(held_out) if isinstance(held_out, (tuple, list)) else (held_out,)
-    if held_out and is_array(held_out[0]):
-        held_out = (*held_out, None, None)[:3]
-        weights = check_sample_weight(held_out[2], int(held_out[0].shape[0]), name="validation sample_weight")
+    if isinstance(held_out, list):
+        held_out = tuple(held_out)
+    x_held_out, y_held_out, weights = keras.utils.unpack_x_y_sample_weight(held_out)
+    if is_array(x_held_out):
+        weights = check_sample_weight(weights, int(x_held_out.shape[0]), name="validation sample_weight")
         arguments["validation_data"] = array_batches(
-            _packed((held_out[0], held_out[1], weights)),
+            _packed((x_held_out, y_held_out, weights)),
             arguments.pop("validation_batch_size", None) or batch_size,
             steps=arguments.get("validation_steps"),
         )

@@ -53,6 +53,13 @@ def test_validation_split_holds_out_the_last_images_before_shuffling():
     assert {"batch_size", "shuffle", "sample_weight", "validation_split"}.isdisjoint(arguments)
 
 
+def test_validation_data_arrays_become_batches_with_their_weights():
+    arguments = keras_arguments_with_batches(
+        "fit", {"x": _ordered(4), "validation_data": [_ordered(3), None, np.full(3, 2.0)], "batch_size": 2})
+    assert _rows(arguments["validation_data"]) == [[0, 1], [2]]
+    assert [batch[2].numpy().tolist() for batch in arguments["validation_data"]] == [[2, 2], [2]]
+
+
 @pytest.mark.parametrize("weights, message", [
     (np.ones(3), "shape (40,). Received: sample_weight of shape (3,)"),
     (-np.ones(40), "finite and non-negative"),
