@@ -10,11 +10,18 @@ independent ops at the same time on the shared cores), grouped as
 convolutions (forward, and the input gradients the library computes as
 forward convolutions), the kernel-gradient convolutions, BatchNorm and ReLU,
 dense layers, and the rest (the optimizer's elementwise updates, the loss).
+
+Then the floor under that step: every convolution and dense layer of the
+model timed alone, one at a time, forward and backward with the library's
+own gradients (`keras_cvae.layers.padded_conv.padded_convolution`), at the
+case's batch size, summed over the layers. A step cannot be much faster than
+this sum without faster convolution kernels.
 """
 
 import argparse
 import collections
 import glob
+import math
 import os
 import tempfile
 import time
@@ -58,6 +65,63 @@ def kernel_times(logdir):
                 if kernel not in WRAPPERS:
                     totals[kernel] += event.duration_ps / 1e9
     return totals
+
+
+def layer_shapes(case):
+    """`[(kind, shape, count)]`: the convolutions and dense layers of one step, as in `forward_flops`.
+
+    A convolution's shape is `(channels_in, channels_out, kernel_size)` over
+    the case's image size; a dense layer's is `(inputs, outputs)`.
+    """
+    (*_, channels_in), c, d, k = case["image_shape"], case["channels"], case["bottleneck_channels"], case["kernel_size"]
+    depth, z, features = case["depth"], case["latent_dim"], math.prod(case["image_shape"][:-1]) * c
+    if case["block"] == "basic":
+        blocks = [("conv", (c, c, k), 4 * depth)]  # two per block, encoder and decoder
+    else:
+        blocks = [("conv", (c, d, 1), 2 * depth), ("conv", (d, d, k), 2 * depth), ("conv", (d, c, 1), 2 * depth)]
+    return blocks + [
+        ("conv", (channels_in, c, 1), 1), ("conv", (c, channels_in, 1), 1),
+        ("dense", (features, z), 2), ("dense", (z, features), 1),  # mean and scale; the decoder's input
+    ]
+
+
+def layer_floor_ms(case, repeats=10):
+    """Milliseconds of one step's convolutions and dense layers, each timed alone, forward and backward."""
+    import tensorflow as tf
+
+    from keras_cvae.layers.padded_conv import padded_convolution
+
+    batch, spatial = case["batch_size"], case["image_shape"][:-1]
+    total = 0.0
+    for kind, shape, count in layer_shapes(case):
+        if kind == "conv":
+            c_in, c_out, k = shape
+            inputs = tf.random.normal((batch, *spatial, c_in))
+            weights = tf.Variable(tf.random.normal((*[k] * len(spatial), c_in, c_out)))
+            pads = [(k // 2, k - 1 - k // 2)] * len(spatial)
+            layer = lambda x, w, pads=pads: padded_convolution(x, w, pads)  # noqa: E731
+        else:
+            inputs = tf.random.normal((batch, shape[0]))
+            weights = tf.Variable(tf.random.normal(shape))
+            layer = tf.matmul
+
+        @tf.function
+        def forward_backward(inputs, output_gradient, layer=layer, weights=weights):
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                outputs = layer(inputs, weights)
+            # The outputs too: nothing else needs them, and unused ops would be pruned.
+            return outputs, tape.gradient(outputs, [inputs, weights], output_gradients=output_gradient)
+
+        output_gradient = tf.random.normal(layer(inputs, weights).shape)
+        forward_backward(inputs, output_gradient)  # trace; eager calls return when computed
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            forward_backward(inputs, output_gradient)
+            best = min(best, time.perf_counter() - start)
+        total += count * best * 1e3
+    return total
 
 
 def main():
@@ -105,6 +169,9 @@ def main():
     print("largest kernels:")
     for kernel, ms in totals.most_common(args.top):
         print(f"  {kernel:34s} {ms / args.steps:7.1f} ms  {ms / kernel_ms:6.1%}")
+    floor = layer_floor_ms(case)
+    print(f"the convolutions and dense layers timed alone, one at a time: {floor:.0f} ms per step "
+          f"(the step takes {step_ms / floor:.2f}x that)")
 
 
 if __name__ == "__main__":
