@@ -13,6 +13,7 @@ import shlex
 import sys
 
 from keras_cvae import validation
+from keras_cvae._quiet_start import ONEDNN_VARIABLE
 from keras_cvae._quiet_start import silenced_stderr
 
 
@@ -54,7 +55,7 @@ def _keep_onednn_off_if_mirrored(strategy):
     the environment wins.
     """
     if strategy == "mirrored":
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        os.environ.setdefault(ONEDNN_VARIABLE, "0")
 
 
 def _number(kind, **bounds):
