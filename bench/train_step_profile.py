@@ -67,42 +67,39 @@ def kernel_times(logdir):
     return totals
 
 
-def layer_shapes(case):
-    """`[(kind, shape, count)]`: the convolutions and dense layers of one step, as in `forward_flops`.
+def model_layers(model):
+    """`{(kind, kernel shape, paddings): count}`: the convolutions and dense layers of `model`."""
+    import keras
 
-    A convolution's shape is `(channels_in, channels_out, kernel_size)` over
-    the case's image size; a dense layer's is `(inputs, outputs)`.
+    from keras_cvae.layers.padded_conv import PaddedConv
+
+    layers = collections.Counter()
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, PaddedConv):
+            layers["conv", tuple(layer.kernel.shape), tuple(layer._paddings)] += 1
+        elif isinstance(layer, keras.layers.Dense):
+            layers["dense", tuple(layer.kernel.shape), None] += 1
+    return layers
+
+
+def layer_floor_ms(model, batch, image_shape, repeats=10):
+    """Milliseconds of `model`'s convolutions and dense layers per step, each timed alone, forward and backward.
+
+    Convolutions keep the image's spatial size, so each runs on a
+    `(batch, *image_shape[:-1], channels_in)` input.
     """
-    (*_, channels_in), c, d, k = case["image_shape"], case["channels"], case["bottleneck_channels"], case["kernel_size"]
-    depth, z, features = case["depth"], case["latent_dim"], math.prod(case["image_shape"][:-1]) * c
-    if case["block"] == "basic":
-        blocks = [("conv", (c, c, k), 4 * depth)]  # two per block, encoder and decoder
-    else:
-        blocks = [("conv", (c, d, 1), 2 * depth), ("conv", (d, d, k), 2 * depth), ("conv", (d, c, 1), 2 * depth)]
-    return blocks + [
-        ("conv", (channels_in, c, 1), 1), ("conv", (c, channels_in, 1), 1),
-        ("dense", (features, z), 2), ("dense", (z, features), 1),  # mean and scale; the decoder's input
-    ]
-
-
-def layer_floor_ms(case, repeats=10):
-    """Milliseconds of one step's convolutions and dense layers, each timed alone, forward and backward."""
     import tensorflow as tf
 
     from keras_cvae.layers.padded_conv import padded_convolution
 
-    batch, spatial = case["batch_size"], case["image_shape"][:-1]
     total = 0.0
-    for kind, shape, count in layer_shapes(case):
+    for (kind, shape, paddings), count in model_layers(model).items():
+        weights = tf.Variable(tf.random.normal(shape))
         if kind == "conv":
-            c_in, c_out, k = shape
-            inputs = tf.random.normal((batch, *spatial, c_in))
-            weights = tf.Variable(tf.random.normal((*[k] * len(spatial), c_in, c_out)))
-            pads = [(k // 2, k - 1 - k // 2)] * len(spatial)
-            layer = lambda x, w, pads=pads: padded_convolution(x, w, pads)  # noqa: E731
+            inputs = tf.random.normal((batch, *image_shape[:-1], shape[-2]))
+            layer = lambda x, w, paddings=paddings: padded_convolution(x, w, paddings)  # noqa: E731
         else:
             inputs = tf.random.normal((batch, shape[0]))
-            weights = tf.Variable(tf.random.normal(shape))
             layer = tf.matmul
 
         @tf.function
@@ -169,7 +166,7 @@ def main():
     print("largest kernels:")
     for kernel, ms in totals.most_common(args.top):
         print(f"  {kernel:34s} {ms / args.steps:7.1f} ms  {ms / kernel_ms:6.1%}")
-    floor = layer_floor_ms(case)
+    floor = layer_floor_ms(train.model, case["batch_size"], case["image_shape"])
     print(f"the convolutions and dense layers timed alone, one at a time: {floor:.0f} ms per step "
           f"(the step takes {step_ms / floor:.2f}x that)")
 
