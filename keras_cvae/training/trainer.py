@@ -66,6 +66,13 @@ CHECK_SEED = 0
 PROGRESS_CHECK_IMAGES = 256
 # Shuffle buffer of the training split (the whole split if smaller).
 SHUFFLE_BUFFER_SIZE = 10_000
+# BatchNorm momentum of the model being trained. Its moving averages only serve
+# what runs in inference mode during training (`val_loss`, the per-epoch
+# images): training uses batch statistics, and the published model gets
+# full-dataset ones (its config keeps the preset's momentum). At Keras's 0.99
+# they trail the weights by about 100 steps, and the validation loss of a run
+# whose weights move fast spikes by tens of nats (bench/batchnorm_lag.py).
+MONITORING_BATCHNORM_MOMENTUM = 0.9
 
 
 @dataclasses.dataclass
@@ -204,8 +211,8 @@ def _fit(config, base, run_dir, verbose, on_start=None, advice=""):
         overrides = _training_overrides(config, data.steps_per_epoch)
         with strategy.scope():
             keras.utils.set_random_seed(config.seed)
-            model = keras.saving.deserialize_keras_object(
-                model_config(base, overrides, config.seed))
+            model = keras.saving.deserialize_keras_object(model_config(
+                base, overrides, config.seed, batchnorm_momentum=MONITORING_BATCHNORM_MOMENTUM))
             schedule = keras.optimizers.schedules.CosineDecay(
                 config.learning_rate, config.epochs * data.steps_per_epoch)
             steps_per_execution = _steps_per_execution(
@@ -280,7 +287,7 @@ def _callbacks(config, run_dir, strategy, data, verbose, advice=""):
     return callbacks + distribute.resumable_callbacks(run_dir), initial_epoch
 
 
-def model_config(model, overrides, seed):
+def model_config(model, overrides, seed, batchnorm_momentum=None):
     """The serialized `model` with hyper-parameters replaced, for `deserialize_keras_object`.
 
     Shapes (`build_config`) and dtype policies are dropped: they follow from
@@ -291,6 +298,8 @@ def model_config(model, overrides, seed):
         overrides: dict. Keys of `keras_cvae.training.OVERRIDES`, and
             `kl_warmup_steps`.
         seed: int. The VAE's noise seed.
+        batchnorm_momentum: float or None. The BatchNorm layers' momentum;
+            None keeps `model`'s.
     """
     config = _without_keys(copy.deepcopy(keras.saving.serialize_keras_object(model)),
                            ("build_config", "compile_config", "dtype"))
@@ -305,6 +314,8 @@ def model_config(model, overrides, seed):
         conv_net = part["conv_net"].get("config", part["conv_net"])
         conv_net.update({key: overrides[key] for key in CONV_NET_OVERRIDES if key in overrides})
         conv_net["synchronized"] = "auto"  # global-batch statistics under several replicas
+        if batchnorm_momentum is not None:
+            conv_net["batchnorm_momentum"] = batchnorm_momentum
     return config
 
 

@@ -9,6 +9,7 @@ import json
 import math
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -33,16 +34,20 @@ def trained(request, tmp_path_factory):
     preset_dir = str(tmp_path_factory.mktemp(name) / "preset")
     config = TrainingConfig(name, epochs=1, batch_size=64, learning_rate=3e-3, warmup_epochs=0,
                             num_samples=2, prior_components=2, overrides=TINY)
+    fitted = []  # (the model that trained, data, record)
+    fit = trainer._fit
     with pytest.MonkeyPatch.context() as patch:  # the recorded checks, smaller
         patch.setattr(trainer, "SAMPLE_QUALITY_SAMPLES", 100)
         patch.setattr(trainer, "CHECK_NUM_SAMPLES", 2)
         patch.setattr(trainer, "PRIOR_SAMPLES_PER_IMAGE", 1)
+        patch.setattr(trainer, "_fit", lambda *args, **kwargs: fitted.append(fit(*args, **kwargs))
+                      or fitted[-1])
         metadata = train(config, preset_dir, verbose=0)
-    return name, preset_dir, metadata
+    return name, preset_dir, metadata, fitted[0][0]
 
 
 def test_training_records_the_dataset_and_metrics_better_than_untrained(trained):
-    name, preset_dir, metadata = trained
+    name, preset_dir, metadata, _ = trained
     dataset, shape, (num_train, num_test) = CASES[name]
     assert metadata["input_shape"] == list(shape) and metadata["intensity_levels"] == 256
     assert metadata["dataset"]["name"] == dataset
@@ -60,7 +65,7 @@ def test_training_records_the_dataset_and_metrics_better_than_untrained(trained)
 
 
 def test_the_preset_loads_and_exports_matching_keras(trained, tmp_path):
-    name, preset_dir, _ = trained
+    name, preset_dir, _, _ = trained
     vae = keras_cvae.VAE.from_preset(preset_dir)
     assert vae.image_shape == CASES[name][1]
     assert vae.decoder.mean_activation == "sigmoid"
@@ -75,3 +80,16 @@ def test_the_preset_loads_and_exports_matching_keras(trained, tmp_path):
             assert max(outputs.values()) < 1e-4, (label, signature, outputs)
     sample = vae.sample(4, seed=0)
     assert np.asarray(sample).shape == (4, *CASES[name][1])
+
+
+def _batchnorm_momenta(model):
+    return {layer.momentum for layer in model._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)}
+
+
+def test_training_monitors_with_fast_moving_averages_and_the_preset_keeps_its_momentum(trained):
+    """`val_loss` and the per-epoch images follow the weights; the published config is the preset's."""
+    name, preset_dir, _, training_model = trained
+    assert _batchnorm_momenta(training_model) == {trainer.MONITORING_BATCHNORM_MOMENTUM}
+    registered = _batchnorm_momenta(keras_cvae.VAE.from_preset(name, load_weights=False))
+    assert registered == {0.99} and _batchnorm_momenta(keras_cvae.VAE.from_preset(preset_dir)) == registered
