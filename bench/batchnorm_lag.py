@@ -39,10 +39,13 @@ def main():
 
     import keras_cvae
     from keras_cvae.training.trainer import model_config
+    from keras_cvae.validation import check_number
     from keras_cvae.zoo.registry import get_preset
 
+    if args.batchnorm_momentum is not None:
+        check_number("--batchnorm-momentum", args.batchnorm_momentum, minimum=0, maximum=1)
     training = get_preset(args.preset)["training"]
-    learning_rate = args.learning_rate or training["learning_rate"]
+    learning_rate = training["learning_rate"] if args.learning_rate is None else args.learning_rate
     load = keras_cvae.datasets.load
     batch_size = training["batch_size"]
     train = load("digits", "train", batch_size=batch_size, dequantize=True, shuffle=True,
@@ -58,7 +61,7 @@ def main():
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, training["epochs"] * steps)
     vae.compile(optimizer=keras.optimizers.Adam(schedule))
 
-    momentum = args.batchnorm_momentum or "the preset's"
+    momentum = "the preset's" if args.batchnorm_momentum is None else args.batchnorm_momentum
     print(f"{args.preset}, seed {args.seed}, learning rate {learning_rate:g}, BatchNorm momentum "
           f"{momentum}; test loss (nats) with the moving averages / with full-dataset statistics")
     for epoch in range(1, args.epochs + 1):

@@ -22,7 +22,7 @@ import os
 # none, at 4e-3 with all eight (0 to 7; test -ELBO -78.4 to -80.7 nats;
 # at BatchNorm momentum 0.99 `val_loss` spiked mid-training, the moving
 # averages lagging behind the weights: bench/batchnorm_lag.py; the trainer
-# now monitors with 0.9). A 10-epoch warm-up did not help.
+# monitors with 0.9). A 10-epoch warm-up did not help.
 # The bottleneck model crosses at 2e-3. The full-covariance model crosses
 # less often and overfits after: at 4e-3 for 60 epochs with seed 1 of seeds
 # 0 to 3 (-71.3 nats, the others -59.6 to -61.5), for 80 epochs with seeds 0
