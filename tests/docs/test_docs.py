@@ -1,9 +1,12 @@
 """The documentation check: what README.md and docs/ show parses, runs and links inside the repository.
 
+README.md is the front page; docs/README.md indexes the other pages of docs/.
+
 - Every `keras-cvae ...` command in a code block (and every inline one with a
   flag) parses with the real command line, names a registered preset and
   known export formats; every `python bench/...` command uses flags its
-  script defines.
+  script defines. docs/cli.md documents every command and every flag of the
+  real parser.
 - Links and images point to files of the repository (and to headings that
   exist), never outside it.
 - No development history ("issue 8", "last session", ...).
@@ -12,7 +15,10 @@
 - Every Python block of README.md and docs/*.md runs, the long ones with
   fewer epochs and samples (`PYTHON_SUBSTITUTIONS`); the printed results of
   docs/model.md are the ones its comments state.
-- The README's zoo table is the presets' recorded metrics.
+- The zoo tables (README.md: one row per preset; docs/zoo.md: with the
+  baselines) are the presets' recorded metrics.
+
+How the pages render (images, links, tables): test_rendered_pages.py.
 """
 
 import argparse
@@ -60,11 +66,14 @@ HISTORY = re.compile(
 # each of which must apply. Every other block runs as written.
 PYTHON_SUBSTITUTIONS = {
     ("README.md", "vae.fit(train"): [("epochs=40)", "epochs=1)"), ("num_samples=100", "num_samples=2")],
-    ("distributed.md", "kd.configure"): [("epochs=50", "epochs=1"),
-                                          ("(1024, 28, 28, 1)", "(64, 28, 28, 1)")],
+    ("docs/distributed.md", "kd.configure"): [("epochs=50", "epochs=1"),
+                                               ("(1024, 28, 28, 1)", "(64, 28, 28, 1)")],
 }
 # Pages whose `print(...)  # expected` lines are checked against what they print.
-PRINTS_CHECKED = {"model.md"}
+PRINTS_CHECKED = {"docs/model.md"}
+DOCS_INDEX = ROOT / "docs" / "README.md"
+CLI_REFERENCE = ROOT / "docs" / "cli.md"
+ZOO_PAGE = ROOT / "docs" / "zoo.md"
 
 
 # === Reading the pages ===
@@ -195,6 +204,32 @@ def test_the_readme_shows_every_command():
     assert shown == set(commands)
 
 
+def _subcommands():
+    from keras_cvae.cli import build_parser
+
+    parser = build_parser()
+    return parser, next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_the_cli_reference_documents_every_command_and_flag():
+    """docs/cli.md: a `## keras-cvae NAME` section per command naming each of its flags."""
+    parser, commands = _subcommands()
+    text = CLI_REFERENCE.read_text()
+    sections = dict(re.findall(r"^## keras-cvae (\w+)\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL))
+    assert set(sections) == set(commands)
+    missing = [flag for action in parser._actions for flag in action.option_strings
+               if flag.startswith("--") and f"`{flag}" not in text]
+    for name, command in commands.items():
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag in ("-h", "--help", "--verbose"):  # on every command: in the introduction
+                    continue
+                if f"`{flag}" not in sections[name] and not (
+                        flag.startswith("--no-") and f"`{flag}" in text):
+                    missing.append(f"{name} {flag}")
+    assert not missing, f"docs/cli.md does not document {missing}"
+
+
 @pytest.mark.parametrize("argv", KERAS_CVAE_COMMANDS)
 def test_documented_command_parses(argv):
     from keras_cvae.cli import build_parser
@@ -279,6 +314,16 @@ def test_the_readme_links_every_page_of_docs():
         assert f"(docs/{page.name}" in text, page.name
 
 
+def test_the_docs_index_lists_every_page_once():
+    """docs/README.md: one line per page of docs/ (and the export page), each with its link."""
+    pages = [page for page in DOCS[1:] if page != DOCS_INDEX] + [EXPORT_README]
+    lines = DOCS_INDEX.read_text().splitlines()
+    for page in pages:
+        target = os.path.relpath(page, DOCS_INDEX.parent)
+        listed = [line for line in lines if line.startswith(f"- [") and f"]({target})" in line]
+        assert len(listed) == 1, f"docs/README.md lists {target} on {len(listed)} lines"
+
+
 # === (c) The product, not its history ===
 
 
@@ -289,7 +334,7 @@ def test_no_development_history(path):
     assert not found, "\n".join(found)
 
 
-@pytest.mark.parametrize("path", [README, ROOT / "docs" / "model.md"],
+@pytest.mark.parametrize("path", [ROOT / "docs" / "model.md"],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_decoder_scale_is_documented(path):
     from keras_cvae.models.gaussian_decoder import DECODER_SCALES
@@ -300,41 +345,96 @@ def test_every_decoder_scale_is_documented(path):
                      r" options\b", text)
 
 
-def test_the_zoo_table_is_the_recorded_metrics():
+def _table_cells(row):
+    """The cells of a Markdown table row, split as GitHub does: at every `|` not escaped `\\|`."""
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip().removeprefix("|").removesuffix("|"))]
+
+
+def _zoo_rows(path):
+    """`[{column: cell}]`: the rows of the table after `<!-- zoo-table -->` in `path`."""
+    lines = path.read_text().split("<!-- zoo-table -->\n", 1)[1].splitlines()
+    header, _, *rows = itertools.takewhile(lambda line: line.startswith("|"), lines)
+    columns = _table_cells(header)
+    return [dict(zip(columns, _table_cells(row), strict=True)) for row in rows]
+
+
+def _number(text):  # "**2.292**", "−73.09"
+    return float(text.strip("*").replace("−", "-"))
+
+
+def _recorded(name):
+    """`{column: check(cell)}`: what a zoo table's columns show of preset `name`, from its files."""
+    from keras_cvae.zoo import read_config
     from keras_cvae.zoo import read_metadata
 
-    lines = README.read_text().split("<!-- zoo-table -->\n", 1)[1].splitlines()
-    rows = list(itertools.takewhile(lambda line: line.startswith("|"), lines[2:]))
-    checked = 0
+    metadata = read_metadata(name)
+    metrics, weights = metadata["metrics"], metadata["weights"]
+    encoder = read_config(name)["config"]["encoder"]["config"]
+    net = encoder["conv_net"]["config"]
+    inner = f"D={net['bottleneck_channels']}, " if net["block"] == "bottleneck" else ""
+    architecture = (f"{net['block']}, C={net['channels']}, {inner}k={net['kernel_size']}, "
+                    f"L={net['depth']}, Z={encoder['latent_dim']}")
 
-    def number(text):  # "**2.292**", "−73.09"
-        return float(text.strip("*").replace("−", "-"))
-
-    for row in rows:
-        cells = [cell.strip() for cell in row.strip("|").split("|")]
-        name = re.match(r"\[?`(\w+)`", cells[0])
-        if not name or not os.path.exists(ROOT / "zoo" / name.group(1) / "model.weights.h5"):
-            continue
-        metadata = read_metadata(name.group(1))
-        metrics, quality = metadata["metrics"], metadata["sample_quality"]
-        assert number(cells[5]) == round(metrics["negative_elbo_nats"], 2), row
-        assert number(cells[6]) == round(metrics["nll_nats"], 2), row
-        assert number(cells[7]) == round(metrics["bits_per_dim"], 3), row
-        assert number(cells[8]) == round(metrics["standard_prior"]["bits_per_dim"], 3), row
-        if quality["fitted"]["score"] is None:  # no classifier of this dataset
-            assert cells[9] == "—", row
-        else:
-            fitted, standard = (number(text) for text in cells[9].split("/"))
-            assert (fitted, standard) == (round(quality["fitted"]["score"], 2),
-                                          round(quality["standard"]["score"], 2)), row
-        assert number(cells[10]) == round(quality["fitted"]["nearest_distance_ratio"], 2), row
-        assert cells[11].startswith(f"{metadata['training']['train_seconds']:.0f} s"), row
-        assert cells[4] == f"{metadata['weights']['size_bytes'] / 1e6:.1f} MB", row
-        params, unit = cells[3].split()
+    def params(cell):  # "501 K", "1.09 M": the count to as many digits as shown
+        digits, unit = cell.split()
         scale = {"K": 1e3, "M": 1e6}[unit]
-        assert float(params) == float(f"{metadata['parameter_count'] / scale:.{len(params.replace('.', ''))}g}")
-        checked += 1
-    assert checked == 5
+        return float(digits) == float(f"{metadata['parameter_count'] / scale:.{len(digits.replace('.', ''))}g}")
+
+    checks = {
+        "dataset": lambda cell: cell == metadata["dataset"]["name"],
+        "input": lambda cell: cell == "×".join(str(n) for n in metadata["input_shape"]),
+        "blocks": lambda cell: cell.startswith(architecture),
+        "architecture": lambda cell: cell.startswith(architecture),
+        "posterior": lambda cell: cell.startswith(encoder["posterior"]),
+        "params": params,
+        "weights": lambda cell: (cell == f"{weights['size_bytes'] / 1e6:.1f} MB" if weights
+                                 else cell.startswith("none")),
+    }
+    measured = ["−ELBO (nats)", "NLL (nats)", "bits/dim", "bits/dim, N(0, I)", "sample score",
+                "distance ratio", "train time"]
+    if metrics is None:
+        return {**checks, **dict.fromkeys(measured, lambda cell: cell == "—")}
+    fitted, standard = metadata["sample_quality"]["fitted"], metadata["sample_quality"]["standard"]
+    return {
+        **checks,
+        "−ELBO (nats)": lambda cell: _number(cell) == round(metrics["negative_elbo_nats"], 2),
+        "NLL (nats)": lambda cell: _number(cell) == round(metrics["nll_nats"], 2),
+        "bits/dim": lambda cell: _number(cell) == round(metrics["bits_per_dim"], 3),
+        "bits/dim, N(0, I)": lambda cell: (_number(cell)
+                                           == round(metrics["standard_prior"]["bits_per_dim"], 3)),
+        "sample score": lambda cell: (cell == "—" if fitted["score"] is None else
+                                      [_number(text) for text in cell.split("/")]
+                                      == [round(fitted["score"], 2), round(standard["score"], 2)]),
+        "distance ratio": lambda cell: _number(cell) == round(fitted["nearest_distance_ratio"], 2),
+        "train time": lambda cell: cell.startswith(f"{metadata['training']['train_seconds']:.0f} s"),
+    }
+
+
+@pytest.mark.parametrize("path", [README, ZOO_PAGE], ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_zoo_table_is_the_recorded_metrics(path):
+    """One row per registered preset (the others are baselines), every cell as the preset records it."""
+    from keras_cvae.zoo import PRESETS
+
+    shown, problems = [], []
+    for row in _zoo_rows(path):
+        name = re.match(r"\[`(\w+)`\]", row["preset"])
+        if not name:  # a baseline
+            continue
+        shown.append(name.group(1))
+        for column, matches in _recorded(name.group(1)).items():
+            if column in row and not matches(row[column]):
+                problems.append(f"{name.group(1)}: {column} {row[column]!r}")
+    assert shown == list(PRESETS), f"rows {shown}, registered {list(PRESETS)}"
+    assert not problems, "\n".join(problems)
+
+
+def test_the_zoo_table_checks_what_it_shows():
+    rows = _zoo_rows(ZOO_PAGE)
+    assert {"dataset", "input", "architecture"} <= set(_zoo_rows(README)[0])
+    assert {"−ELBO (nats)", "NLL (nats)", "distance ratio", "train time"} <= set(rows[0])
+    checks = _recorded("digits_basic")
+    assert not checks["bits/dim"]("**2.000**") and not checks["params"]("502 K")
+    assert _table_cells(r"| `q(z\|x)` | a |") == [r"`q(z\|x)`", "a"]
 
 
 # === (d) The fast commands run as documented ===
@@ -413,8 +513,9 @@ def _python_blocks():
 def test_python_block_runs(path, code, tmp_path, monkeypatch, capsys):
     import keras
 
+    page_name = path.relative_to(ROOT).as_posix()
     for (page, marker), replacements in PYTHON_SUBSTITUTIONS.items():
-        if path.name == page and marker in code:
+        if page_name == page and marker in code:
             for old, new in replacements:
                 assert old in code, f"{page}: the block no longer contains {old!r}"
                 code = code.replace(old, new)
@@ -425,13 +526,13 @@ def test_python_block_runs(path, code, tmp_path, monkeypatch, capsys):
     finally:
         keras.config.set_dtype_policy(policy)
     printed = capsys.readouterr().out
-    if path.name == "README.md" and "evaluate_density" in code:
+    if path == README and "evaluate_density" in code:
         results = re.search(r"^\{'negative_elbo'.*\}$", printed, re.MULTILINE)
         assert results, printed[-2000:]
         results = ast.literal_eval(results.group(0))
         assert {"negative_elbo", "nll", "bits_per_dim"} <= set(results)
         assert results["bits_per_dim"] > 0
-    if path.name in PRINTS_CHECKED:
+    if page_name in PRINTS_CHECKED:
         prints = [line for line in code.splitlines() if line.startswith("print(")]
         assert all("#" in line for line in prints), "each print(...) states its output: # ..."
         expected = [line.split("#", 1)[1].strip() for line in prints]
