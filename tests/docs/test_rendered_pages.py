@@ -21,6 +21,8 @@ from markdown_it import MarkdownIt
 from tests.docs.test_docs import MODEL_CARDS
 from tests.docs.test_docs import PAGES
 from tests.docs.test_docs import ROOT
+from tests.docs.test_docs import _slug
+from tests.docs.test_docs import _table_cells
 
 IMAGE_SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff",
                     ".gif": b"GIF8", ".svg": b"<svg"}
@@ -72,7 +74,7 @@ class _RenderedPage(HTMLParser):
 
 def _github_anchor(heading, earlier):
     """The `id` GitHub gives a heading: lower case, punctuation dropped, spaces to `-`, `-1`... if repeated."""
-    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+    slug = _slug(heading)
     repeats = sum(1 for anchor in earlier if re.fullmatch(rf"{re.escape(slug)}(-\d+)?", anchor))
     return f"{slug}-{repeats}" if repeats else slug
 
@@ -91,7 +93,7 @@ def _source_tables(path):
     for line in Path(path).read_text().splitlines():
         fenced ^= line.lstrip().startswith("```")
         if not fenced and line.startswith("|"):
-            cells = re.split(r"(?<!\\)\|", line.strip().removeprefix("|").removesuffix("|"))
+            cells = _table_cells(line)
             if table is None:
                 table = []
                 tables.append(table)
