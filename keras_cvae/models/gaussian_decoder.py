@@ -1,6 +1,7 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_cvae import validation
@@ -9,6 +10,8 @@ from keras_cvae.models.conv_net_config import as_conv_net
 
 DECODER_SCALES = ("constant", "learned", "linear", "per_pixel", "linear_per_pixel")
 MEAN_ACTIVATIONS = ("linear", "sigmoid")
+# The values that configs written without these keys were saved with.
+LEGACY_DEFAULTS = {"decoder_scale": "learned", "mean_activation": "linear", "data_init": False}
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -26,18 +29,28 @@ class GaussianDecoder(keras.layers.Layer):
       one per example, started near `scale`.
     - `"per_pixel"`: one trainable `σ` per output pixel and channel, started
       at `scale` (lets always-empty borders get a small `σ`).
-    - `"linear_per_pixel"`: `σ(z)` per output pixel and channel, a 1×1
-      convolution of `h` like `f_mean` (a linear function of the features at
-      each position), started at `scale`. The lecture's `σ(z)² I` made
-      diagonal: each pixel's uncertainty depends on `z`.
+    - `"linear_per_pixel"` (the default): `σ(z)` per output pixel and
+      channel, a 1×1 convolution of `h` like `f_mean` (a linear function of
+      the features at each position), started at `scale`. The lecture's
+      `σ(z)² I` made diagonal: each pixel's uncertainty depends on `z`.
 
     The mean is `f_mean`'s output as the lecture has it
     (`mean_activation="linear"`), or squashed into (0, 1) by a sigmoid
-    (`"sigmoid"`, computed in float32). The sigmoid lets pixels that are
-    nearly constant, such as the empty background of MNIST digits, be
-    predicted to within their quantization width (1/256) so that their σ can
-    shrink to match; with a linear mean the decoder must reach that accuracy
+    (`"sigmoid"`, the default, computed in float32). The sigmoid lets pixels
+    that are nearly constant, such as the empty background of digits, be
+    predicted to within their quantization width so that their σ can shrink
+    to match; with a linear mean the decoder must reach that accuracy
     through an unbounded output, and σ stays an order of magnitude too large.
+
+    `data_init=True` (the default) adds a per-pixel offset to the mean (and
+    to σ(z)'s pre-activation) and starts both output heads at zero; `VAE.fit`
+    sets the offsets once, before the first step, from the first training
+    images (`initialize_from_data`): the untrained decoder is then the
+    independent-pixel Gaussian of the data, and σ of the always-empty
+    pixels starts at its optimum instead of having to travel there at
+    Adam's pace (a plateau whose crossing depended on the learning rate and
+    the seed). The offsets are ordinary trainable weights afterwards.
+    `data_init=False` with a linear mean is the lecture's decoder exactly.
 
     Learned scales are `softplus(·) + min_scale` in float32. Call returns
     `(mean, scale)`: `mean` `(B, *image_shape)`, `scale` `(B, 1, ..., 1)`, or
@@ -48,12 +61,20 @@ class GaussianDecoder(keras.layers.Layer):
             `(d, C_out)` or `(d, d, d, C_out)` for 1-d or 3-d convnets).
         conv_net: `keras_cvae.layers.ConvNet` or a dict of its arguments. `h`.
         decoder_scale: str. `"constant"`, `"learned"`, `"linear"`,
-            `"per_pixel"` or `"linear_per_pixel"`. Defaults to `"learned"`.
-        scale: float. The constant `σ`, or the initial one. Defaults to `0.1`.
+            `"per_pixel"` or `"linear_per_pixel"`. Defaults to
+            `"linear_per_pixel"`.
+        scale: float. The constant `σ`, or the initial one (without data
+            initialisation). Defaults to `0.1`.
         min_scale: float. Lower bound of a learned `σ`. Defaults to `1e-3`.
         mean_activation: str. `"linear"` (the lecture's `g(z)`) or
-            `"sigmoid"` (the mean in (0, 1)). Defaults to `"linear"`.
+            `"sigmoid"` (the mean in (0, 1)). Defaults to `"sigmoid"`.
+        data_init: bool. Start the mean and σ at the training images' pixel
+            statistics (see above). Defaults to `True`.
         **kwargs: Base `keras.layers.Layer` arguments.
+
+    A config saved without `decoder_scale`, `mean_activation` or
+    `data_init` loads with the values it was saved under (`"learned"`,
+    `"linear"`, `False`).
 
     Example:
 
@@ -61,17 +82,18 @@ class GaussianDecoder(keras.layers.Layer):
     ...     image_shape=(8, 8, 1), conv_net={"depth": 1, "channels": 8})
     >>> mean, scale = decoder(np.zeros((2, 4)))
     >>> mean.shape, scale.shape
-    (TensorShape([2, 8, 8, 1]), TensorShape([2, 1, 1, 1]))
+    (TensorShape([2, 8, 8, 1]), TensorShape([2, 8, 8, 1]))
     """
 
     def __init__(
         self,
         image_shape,
         conv_net,
-        decoder_scale="learned",
+        decoder_scale="linear_per_pixel",
         scale=0.1,
         min_scale=1e-3,
-        mean_activation="linear",
+        mean_activation="sigmoid",
+        data_init=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -86,12 +108,16 @@ class GaussianDecoder(keras.layers.Layer):
                                              minimum_inclusive=False)
         self.mean_activation = validation.check_choice(
             "mean_activation", mean_activation, MEAN_ACTIVATIONS)
+        self.data_init = validation.check_bool("data_init", data_init)
         self._features_shape = (*self.image_shape[:-1], self.conv_net.channels)
         self.f_in = keras.layers.Dense(
             math.prod(self._features_shape), dtype=self.dtype_policy, name="f_in"
         )
+        # With `data_init` the heads start at zero: g(z) and σ(z) start as the data's pixel statistics.
+        head_init = {"kernel_initializer": "zeros"} if self.data_init else {}
         self.f_mean = PaddedConv(
-            self.conv_net.rank, self.image_shape[-1], 1, dtype=self.dtype_policy, name="f_mean"
+            self.conv_net.rank, self.image_shape[-1], 1, dtype=self.dtype_policy, name="f_mean",
+            **head_init,
         )
         # softplus(inverse_softplus(scale - min_scale)) + min_scale == scale at start.
         self._raw_start = math.log(math.expm1(max(self.scale - self.min_scale, 1e-6)))
@@ -99,8 +125,10 @@ class GaussianDecoder(keras.layers.Layer):
 
     def _scale_head(self):
         """The layer of `σ(z)` (`"linear"`, `"linear_per_pixel"`), started at `scale`; else None."""
+        # With `data_init`, σ's start is the per-pixel `scale_offset`, not this bias.
+        bias = 0.0 if self.data_init and self.decoder_scale == "linear_per_pixel" else self._raw_start
         start = {"kernel_initializer": "zeros",
-                 "bias_initializer": keras.initializers.Constant(self._raw_start),
+                 "bias_initializer": keras.initializers.Constant(bias),
                  "dtype": "float32", "name": "f_var"}
         if self.decoder_scale == "linear":
             return keras.layers.Dense(1, **start)
@@ -139,12 +167,72 @@ class GaussianDecoder(keras.layers.Layer):
                 dtype="float32",
                 autocast=False,
             )
+        if self.data_init:
+            self._build_data_init()
+
+    def _build_data_init(self):
+        """Per-pixel offsets of the mean (and of σ(z)), and whether `initialize_from_data` ran."""
+        self.mean_offset = self.add_weight(
+            name="mean_offset", shape=self.image_shape, initializer="zeros", dtype="float32",
+            autocast=False)
+        if self.decoder_scale == "linear_per_pixel":
+            self.scale_offset = self.add_weight(
+                name="scale_offset", shape=self.image_shape,
+                initializer=keras.initializers.Constant(self._raw_start), dtype="float32",
+                autocast=False)
+        self.data_initialized = self.add_weight(
+            name="data_initialized", shape=(), initializer="zeros", dtype="float32",
+            trainable=False, autocast=False)
+
+    def initialize_from_data(self, images):
+        """Starts `g(z)` at the images' pixel means and `σ` at their standard deviations.
+
+        For a decoder built with `data_init=True`; `VAE.fit` calls it once,
+        before the first step, with the first training images. The mean's
+        per-pixel offset becomes the pixel means (their logits for a sigmoid
+        mean) and σ's start the pixel standard deviations (their root mean
+        square for a `"learned"` or `"linear"` σ, which have one), at least
+        `min_scale`; the heads start at zero, so the untrained decoder is the
+        independent-pixel Gaussian of the data, whatever the code.
+
+        Args:
+            images: array `(N, *image_shape)` in [0, 1], `N >= 2`.
+        """
+        if not self.data_init:
+            raise ValueError("initialize_from_data needs a decoder built with data_init=True. "
+                             "Received: data_init=False")
+        images = np.asarray(images, dtype="float64")
+        if images.ndim != len(self.image_shape) + 1 or images.shape[1:] != self.image_shape \
+                or len(images) < 2:
+            raise validation.invalid(
+                "images", f"at least 2 images of shape {self.image_shape}", images.shape)
+        if not self.built:
+            raise ValueError("initialize_from_data needs a built decoder: call it on a batch of "
+                             "codes first (`VAE.fit` builds it).")
+        mean = images.mean(axis=0)
+        if self.mean_activation == "sigmoid":
+            mean = np.clip(mean, 1e-3, 1 - 1e-3)
+            mean = np.log(mean) - np.log1p(-mean)
+        self.mean_offset.assign(mean.astype("float32"))
+        std = np.maximum(images.std(axis=0), self.min_scale * 1.01)
+        if self.decoder_scale in ("learned", "linear"):
+            std = np.sqrt(np.mean(std ** 2))
+        raw = np.log(np.expm1(std - self.min_scale)).astype("float32")
+        if self.decoder_scale == "linear_per_pixel":
+            self.scale_offset.assign(raw)
+        elif self.decoder_scale in ("learned", "per_pixel"):
+            self.raw_scale.assign(np.broadcast_to(raw, self.raw_scale.shape))
+        elif self.decoder_scale == "linear":
+            self.f_var.bias.assign(np.reshape(raw, (1,)))
+        self.data_initialized.assign(1.0)
 
     def call(self, z, training=None):
         batch = ops.shape(z)[0]
         h = ops.reshape(self.f_in(z), (batch, *self._features_shape))
         h = self.conv_net(h, training=training)
         mean = self.f_mean(h)
+        if self.data_init:
+            mean = ops.cast(ops.cast(mean, "float32") + self.mean_offset, mean.dtype)
         if self.mean_activation == "sigmoid":
             # float32: in bfloat16 a mean of 0.998 would round to 0.996 or 1.
             mean = ops.sigmoid(ops.cast(mean, "float32"))
@@ -159,7 +247,10 @@ class GaussianDecoder(keras.layers.Layer):
             scale = ops.broadcast_to(scale[None], (batch, *self.image_shape))
         elif self.decoder_scale == "linear_per_pixel":
             # f_var is a float32 layer: it casts `h` in and computes σ in float32.
-            scale = ops.softplus(self.f_var(h)) + self.min_scale
+            raw = self.f_var(h)
+            if self.data_init:
+                raw = raw + self.scale_offset
+            scale = ops.softplus(raw) + self.min_scale
         else:
             raw = self.f_var(ops.reshape(h, (batch, -1)))
             scale = ops.reshape(ops.softplus(ops.cast(raw, "float32")) + self.min_scale, (batch, *ones))
@@ -181,9 +272,15 @@ class GaussianDecoder(keras.layers.Layer):
                 "scale": self.scale,
                 "min_scale": self.min_scale,
                 "mean_activation": self.mean_activation,
+                "data_init": self.data_init,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Configs saved before an option existed behave as saved: its value then.
+        return super().from_config({**LEGACY_DEFAULTS, **config})
 
 
 def _check_image_shape(image_shape, rank):

@@ -24,6 +24,7 @@ from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.models.image_checks import check_codes
 from keras_cvae.models.image_checks import check_images
 from keras_cvae.models.image_checks import check_training_data
+from keras_cvae.utils.dataset_images import first_images
 from keras_cvae.utils.image_validation import validate_batch
 from keras_cvae.models import interpolation
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
@@ -36,6 +37,8 @@ from keras_cvae.zoo import preset_lookup
 
 # `prior=` of `sample`, `elbo` and `log_likelihood`: None and "model" mean the model's prior.
 PRIOR_CHOICES = (None, "model", "fitted", "standard")
+# How many of the first training images start a `data_init` decoder (`VAE.fit`).
+DATA_INIT_IMAGES = 1024
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -361,6 +364,19 @@ class VAE(keras.Model):
 
     # === Training ===
 
+    def compile(self, optimizer="adam", *args, **kwargs):
+        """Keras's `compile`, with Adam (learning rate 1e-3) as the default optimizer.
+
+        The loss is the model's own (the negative ELBO): pass none.
+        """
+        super().compile(optimizer, *args, **kwargs)
+
+    def compile_from_config(self, config):
+        """Keras's: this `compile` only changes a default, so a saved compile config applies."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras's `fit`, after checking its arguments; stops at a NaN or infinite loss, with a warning.
 
@@ -381,6 +397,7 @@ class VAE(keras.Model):
         if isinstance(validation_data, (tuple, list)) and validation_data:
             validation_data = validation_data[0]
         check_training_data(validation_data, self.image_shape, name="validation_data")
+        self._initialize_decoder(x)
         if not given:  # arguments that do not fit `fit`'s signature: Keras says so
             return super().fit(x, y, *args, **kwargs)
         callbacks = [*(given.get("callbacks") or []), keras.callbacks.TerminateOnNaN()]
@@ -393,6 +410,17 @@ class VAE(keras.Model):
         history = super().fit(**{**arguments, "callbacks": callbacks})
         _warn_if_diverged(history)
         return history
+
+    def _initialize_decoder(self, x):
+        """A `data_init` decoder, untrained, starts at the statistics of `x`'s first images."""
+        decoder = self.decoder
+        if not decoder.data_init or (decoder.built and float(decoder.data_initialized.numpy())):
+            return
+        images = first_images(x, DATA_INIT_IMAGES)
+        if images is not None and len(images) >= 2:
+            if not decoder.built:
+                decoder.build((None, self.latent_dim))
+            decoder.initialize_from_data(images)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras's `evaluate`, after checking the images `x` and the numbers as `fit` does."""

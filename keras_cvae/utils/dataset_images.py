@@ -1,5 +1,6 @@
 """`images_only`: the images of what Keras takes as data, without labels or sample weights."""
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -38,3 +39,33 @@ def images_only(data):
     if isinstance(data, (tuple, list)):
         return data[0]
     return data
+
+
+def first_images(data, count):
+    """Up to `count` of the first images of `data` as a float32 array; `None` for other inputs.
+
+    `data` is what `images_only` takes: a `tf.data.Dataset` of image
+    batches (read from a fresh iterator until `count` images, so a shuffled
+    dataset gives a random subset), an array or tensor of images, or a tuple
+    of them. Generators and other Keras inputs give `None`.
+
+    Example:
+
+    >>> from keras_cvae.utils.dataset_images import first_images
+    >>> import tensorflow as tf
+    >>> batches = tf.data.Dataset.from_tensor_slices(np.zeros((10, 8, 8, 1), "float32")).batch(4)
+    >>> first_images(batches, 6).shape
+    (8, 8, 8, 1)
+    """
+    images = images_only(data)
+    if isinstance(images, tf.data.Dataset):
+        batches, total = [], 0
+        for batch in images:
+            batches.append(np.asarray(batch, "float32"))
+            total += len(batches[-1])
+            if total >= count:
+                break
+        return np.concatenate(batches) if batches else None
+    if hasattr(images, "__array__") or tf.is_tensor(images):
+        return np.asarray(images[:count], "float32")
+    return None

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 import keras_cvae
+import keras
 from keras_cvae.export import export_all
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import example_inputs
@@ -106,6 +107,8 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=
             variable.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
         elif variable.path.endswith("gamma"):
             variable.assign(rng.uniform(0.8, 1.2, shape).astype("float32"))
+        elif variable.path.endswith(("mean_offset", "scale_offset")):  # as set from data
+            variable.assign(rng.normal(-2.0, 0.5, shape).astype("float32"))
     _reinitialize_kernels(vae, seed)
     return vae
 
@@ -117,6 +120,8 @@ def _reinitialize_kernels(model, seed):
     ]
     for index, layer in enumerate(layers):
         initializer = layer.kernel_initializer
+        if isinstance(initializer, keras.initializers.Zeros):  # a data-initialised head
+            initializer = keras.initializers.GlorotUniform()
         config = initializer.get_config()
         if "seed" in config:
             initializer = type(initializer).from_config({**config, "seed": 1000 * seed + index})

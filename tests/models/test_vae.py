@@ -114,7 +114,8 @@ def linear_gaussian_vae(sigma=1.0):
     conv_net = {"block": "basic", "depth": 1, "channels": 4}
     vae = keras_cvae.VAE(
         keras_cvae.GaussianEncoder(2, conv_net),
-        keras_cvae.GaussianDecoder((4, 4, 1), conv_net, decoder_scale="constant", scale=sigma),
+        keras_cvae.GaussianDecoder((4, 4, 1), conv_net, decoder_scale="constant", scale=sigma,
+                                   mean_activation="linear", data_init=False),
         seed=0,
     )
     rng = np.random.default_rng(5)
