@@ -49,7 +49,8 @@ def validate_images(images, image_shape=None, name="images"):
         name: str. The argument's name, for the error. Defaults to `"images"`.
 
     Returns:
-        `images`, unchanged.
+        `images`, unchanged; inside a `tf.function`, `images` through an
+        assertion on their values (see `validate_batch`).
 
     Raises:
         ValueError: if the rank, shape, dtype, size or values are wrong,
