@@ -15,7 +15,7 @@ range), in two vectorised reductions (its minimum and maximum; the values are
 counted only to describe an error). A symbolic tensor is checked by its shape
 and dtype when it is traced; inside a `tf.function` (Keras's `predict_step`,
 an exported SavedModel) its values are also checked when the function runs,
-by an assertion in the graph (one comparison and one reduction): a bad value
+by an assertion in the graph (elementwise comparisons and one reduction): a bad value
 raises `tf.errors.InvalidArgumentError` with the same words:
 
     assertion failed: [Invalid value for argument `images`. Expected ... Received:
@@ -238,7 +238,7 @@ def _asserted(values, name, expected, value_range, high_inclusive):
     """`values` after an assertion that they are finite and in `value_range` (`_problem`'s test).
 
     The message is built only when the assertion fails (in the branch of a
-    `tf.cond`): passing costs one comparison and one reduction.
+    `tf.cond`): passing costs elementwise comparisons and one reduction.
     """
     x = values if values.dtype == tf.float32 else tf.cast(values, tf.float32)
     if value_range is None:
