@@ -10,9 +10,15 @@ Before loading anything, `main` checks the files the runtime will load
 against the export's manifest (`verify`): the SHA-256 sums keras_cvae wrote
 last, at `<export>/manifest.json` (a folder) or `<file>.manifest.json` (a
 single `.tflite`). A damaged or changed file, a missing one, or an artifact
-without a manifest is refused; `--no-verify` runs it anyway. Every error,
-from the command line, the manifest, the `--inputs` files or the runtime,
-is one line on stderr and exit status 2.
+without a manifest is refused; `--no-verify` runs it anyway. Given a folder
+of files to load (ONNX), every file the manifest lists in it must be there.
+Before running, every input is checked (`check_inputs`): names, shapes,
+dtypes, and values (finite; images in [0, 1], `z_uniform` in [0, 1),
+temperatures in [0, 1000]), since TFLite and ONNX have no operation that
+refuses them. An `--outputs` file that exists is refused unless
+`--overwrite` is given, and is replaced only once the new one is written.
+Every error, from the command line, the manifest, the `--inputs` files or
+the runtime, is one line on stderr and exit status 2.
 """
 
 import argparse
@@ -31,6 +37,11 @@ SIDECAR_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = "keras_cvae.export.manifest"
 MANIFEST_VERSION = 1
 EXIT_ERROR = 2
+# The values each input takes, as keras_cvae checks them (keras_cvae.validation,
+# VAE.sample_from_noise): (low, high, whether high itself is accepted). Kept in step by a test.
+MAX_TEMPERATURE = 1000.0
+VALUE_RANGES = {"images": (0.0, 1.0, True), "z_uniform": (0.0, 1.0, False),
+                "temperature": (0.0, MAX_TEMPERATURE, True)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,7 +60,13 @@ def build_parser(doc, model_help, prog):
         "--inputs", nargs="*", default=[], help="npz files of <signature>/<input> arrays"
     )
     parser.add_argument(
-        "--outputs", nargs="*", default=[], help="npz files to write, one per --inputs"
+        "--outputs", nargs="*", default=[],
+        help="npz files to write, one per --inputs (an existing file is refused without "
+        "--overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace existing --outputs files (default: refuse them, before running anything)",
     )
     parser.add_argument("--signature", nargs="*", help="run only these signatures")
     parser.add_argument("--batch", type=int, default=2, help="batch of the random inputs")
@@ -94,6 +111,7 @@ def main(parser, argv, locate, load, input_details, run, errors=()):
     if args.inputs and len(args.outputs) not in (0, len(args.inputs)):
         parser.error("give one --outputs file per --inputs file")
     try:
+        check_outputs(args.outputs, args.overwrite)
         _run_all(args, locate, load, input_details, run)
     except (ValueError, OSError, *errors) as error:
         parser.exit(EXIT_ERROR, f"{parser.prog}: error: {one_line(error)}\n")
@@ -132,7 +150,8 @@ def _run_all(args, locate, load, input_details, run):
     if args.no_verify:
         print(f"not verified (--no-verify): {', '.join(paths)}")
     else:
-        for path, (manifest, count) in zip(paths, map(verify, paths)):
+        for path in _to_verify(args.model, paths):
+            manifest, count = verify(path)
             print(f"verified: {path} ({count} file{'s' * (count != 1)}, {manifest})")
     cases = [(path, read_inputs(path)) for path in args.inputs]  # fail before loading
     handles = load(args, paths)
@@ -160,10 +179,56 @@ def _run_all(args, locate, load, input_details, run):
             check_inputs(name, inputs, details[name], case)
         results = run_feeds(handles, feeds, run)
         if index < len(args.outputs):
-            np.savez(args.outputs[index], **results)
+            write_outputs(args.outputs[index], results)
+
+
+# === Outputs ===
+
+
+def npz_path(path):
+    """The file `numpy.savez(path)` writes: `path`, with `.npz` added if it lacks it."""
+    return path if path.endswith(".npz") else path + ".npz"
+
+
+def check_outputs(paths, overwrite):
+    """Refuses, before anything runs, an `--outputs` file that exists (unless `overwrite`) or a folder."""
+    for path in map(npz_path, paths):
+        if os.path.isdir(path):
+            raise ValueError(f"Expected an --outputs file. Received: {path!r}, which is a folder")
+        if os.path.lexists(path) and not overwrite:
+            raise ValueError(f"Expected an --outputs file that does not exist. Received: "
+                             f"{path!r}, which exists: pass --overwrite to replace it")
+
+
+def write_outputs(path, results):
+    """Writes `results` to `npz_path(path)` whole: to a temporary file beside it, then renamed."""
+    path = npz_path(path)
+    temporary = os.path.join(os.path.dirname(path) or ".",
+                             f".{os.path.basename(path)}.{os.getpid()}.partial")
+    try:
+        with open(temporary, "wb") as file:
+            np.savez(file, **results)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 # === Verification ===
+
+
+def _to_verify(model, paths):
+    """What to verify: the `paths` to load, after the folder `model` when they are its files.
+
+    Verifying the folder (an ONNX export) checks that every file its
+    manifest lists there is present, not only the files found in it.
+    """
+    folder = os.path.abspath(model)
+    if os.path.isdir(model) and all(
+        os.path.isfile(p) and os.path.dirname(os.path.abspath(p)) == folder for p in paths
+    ):
+        return [model, *paths]
+    return paths
 
 
 def find_manifest(path):
@@ -376,6 +441,31 @@ def check_inputs(name, inputs, details, source=None):
             f"Signature '{name}' expects all inputs to have the same batch size. "
             f"Received: {dict(sorted(batches.items()))}{where}"
         )
+    for key, value in sorted(inputs.items()):
+        _check_values(name, key, np.asarray(value), where)
+
+
+def _check_values(name, key, value, where):
+    """Raises a ValueError unless `value` is finite and in the input's `VALUE_RANGES`."""
+    if value.size == 0:
+        raise ValueError(f"Signature '{name}' expects input '{key}' with at least one example. "
+                         f"Received: shape {value.shape}{where}")
+    low, high, high_inclusive = VALUE_RANGES.get(key, (-np.inf, np.inf, True))
+    expected = ("finite values" if key not in VALUE_RANGES else
+                f"values in [{low:g}, {high:g}{']' if high_inclusive else ')'}")
+    nan, infinite = int(np.isnan(value).sum()), int(np.isinf(value).sum())
+    if nan or infinite:
+        received = f"{nan} NaN and {infinite} infinite values"
+    else:
+        smallest, largest = float(value.min()), float(value.max())
+        if smallest >= low and (largest <= high if high_inclusive else largest < high):
+            return
+        received = f"values in [{smallest:g}, {largest:g}]"
+    hint = (" (scale them to [0, 1], e.g. divide 8-bit images by 255)"
+            if key == "images" and not (nan or infinite) and value.min() >= 0
+            and 1 < value.max() <= 255 else "")
+    raise ValueError(f"Signature '{name}' expects input '{key}' with {expected}. "
+                     f"Received: {received}{where}{hint}")
 
 
 def run_feeds(handles, feeds, run):

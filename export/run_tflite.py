@@ -16,6 +16,8 @@ inputs, and a `sample/z_uniform` missing from a file, are drawn from `--seed`.
 The outputs file gets `<signature>/<output>` (e.g. `encode/z_mean`). Several
 `--inputs` files are run in turn, each written to the `--outputs` file at the
 same position.
+Inputs with NaN, infinite or out-of-range values are refused before anything
+runs, and so is an existing `--outputs` file unless `--overwrite` is given.
 """
 
 import os

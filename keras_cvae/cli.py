@@ -82,6 +82,11 @@ _non_negative_int = _number(int, minimum=0)
 _positive_float = _number(float, minimum=0, minimum_inclusive=False)
 _non_negative_float = _number(float, minimum=0)
 _rate = _number(float, minimum=0, maximum=1, maximum_inclusive=False)
+_temperature = _number(float, minimum=0, maximum=validation.MAX_TEMPERATURE)
+_seed = _number(int, minimum=validation.SEED_RANGE[0], maximum=validation.SEED_RANGE[1])
+# Training seeds NumPy and scikit-learn too (`keras.utils.set_random_seed`, the mixture prior).
+_training_seed = _number(int, minimum=validation.NUMPY_SEED_RANGE[0],
+                         maximum=validation.NUMPY_SEED_RANGE[1])
 
 
 class _Parser(argparse.ArgumentParser):
@@ -401,8 +406,9 @@ def _add_train_arguments(sub):
     sub.add_argument("--overwrite", action="store_true",
                      help="discard RUN_DIR and start afresh (default: resume a run with the same "
                           "arguments, refuse another)")
-    sub.add_argument("--seed", type=int, default=None,
-                     help="seeds initialisation, shuffling, noise and evaluation "
+    sub.add_argument("--seed", type=_training_seed, default=None,
+                     help="seeds initialisation, shuffling, noise and evaluation, an integer in "
+                          "[0, 2**32 - 1] "
                           "(default: the preset's, 0 for most)")
     sub.add_argument("--iw-samples", type=_positive_int, default=100,
                      help="K of the final importance-weighted NLL (default: 100)")
@@ -450,8 +456,9 @@ def _add_evaluate_arguments(sub):
                      help="importance samples per image of the NLL (default: 1000)")
     sub.add_argument("--batch-size", type=_positive_int, default=64,
                      help="images per batch (default: 64)")
-    sub.add_argument("--seed", type=int, default=0,
-                     help="seeds the posterior and importance samples (default: 0)")
+    sub.add_argument("--seed", type=_seed, default=0,
+                     help="seeds the posterior and importance samples, a 64-bit integer "
+                          "(default: 0)")
     sub.add_argument("--json", default=None, metavar="PATH",
                      help="also write the results to this JSON file (default: print only)")
     _add_overwrite_file_argument(sub, "json")
@@ -461,10 +468,11 @@ def _add_sample_arguments(sub):
     sub.add_argument("--preset", required=True, help=_PRESET_HELP)
     sub.add_argument("--num", type=_positive_int, default=64,
                      help="number of samples (default: 64)")
-    sub.add_argument("--temperature", type=_non_negative_float, default=1.0,
-                     help="scale of the prior's noise (default: 1.0)")
-    sub.add_argument("--seed", type=int, default=None,
-                     help="seeds the draw, for the same grid every time (default: a fresh draw)")
+    sub.add_argument("--temperature", type=_temperature, default=1.0,
+                     help="scale of the prior's noise, in [0, 1000] (default: 1.0)")
+    sub.add_argument("--seed", type=_seed, default=None,
+                     help="seeds the draw, a 64-bit integer, for the same grid every time "
+                          "(default: a fresh draw)")
     sub.add_argument("--add-noise", action="store_true",
                      help="add the decoder noise σ·η (default: the decoder mean g(z))")
     sub.add_argument("--prior", default="model", choices=("model", "fitted", "standard"),

@@ -23,6 +23,17 @@ import math
 import numbers
 
 BLOCK_TYPES = ("basic", "bottleneck")
+# What TensorFlow's random ops take: a seed is one int64.
+SEED_RANGE = (-(2**63), 2**63 - 1)
+# What NumPy's global seed (`keras.utils.set_random_seed`) and scikit-learn take.
+NUMPY_SEED_RANGE = (0, 2**32 - 1)
+# `T` scales the prior's standard deviations: beyond this the codes lie where
+# the decoder clips them (`GaussianDecoder`'s `CODE_LIMIT`).
+MAX_TEMPERATURE = 1000.0
+# Standard deviations that float32 can use: `(x - mean)² / (2σ²)` stays finite
+# for images in [0, 1] and `σ` above the lower end; above the upper end the
+# model says nothing of the images.
+SCALE_RANGE = (1e-6, 1e6)
 
 
 def _bounds(minimum, maximum, minimum_inclusive, maximum_inclusive):
@@ -113,6 +124,59 @@ def check_optional_int(name, value, minimum=None, maximum=None):
     if not is_int or not _in_bounds(value, minimum, maximum, True, True):
         raise invalid(name, f"{describe_int(minimum, maximum)} or None", value)
     return int(value)
+
+
+def check_seed(name, value, optional=False, seed_range=SEED_RANGE):
+    """`value` as an `int` if it is an integer in `seed_range`; `None` too if `optional`.
+
+    `seed_range` is `SEED_RANGE` (TensorFlow's int64 seeds) or
+    `NUMPY_SEED_RANGE` (NumPy's and scikit-learn's unsigned 32-bit seeds).
+
+    Example:
+
+    >>> from keras_cvae.validation import check_seed
+    >>> check_seed("seed", 2**70)
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid value for argument `seed`. Expected an integer >= -9223372036854775808 and <= 9223372036854775807. Received: seed=1180591620717411303424 (seeds are 64-bit integers)
+    """
+    if optional and value is None:
+        return None
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not is_int or not _in_bounds(value, *seed_range, True, True):
+        expected = describe_int(*seed_range) + (" or None" if optional else "")
+        bits = "64-bit" if seed_range == SEED_RANGE else "unsigned 32-bit"
+        raise invalid(name, expected, value, note=f"seeds are {bits} integers")
+    return int(value)
+
+
+def check_temperature(value, name="temperature"):
+    """A temperature `T` in `[0, MAX_TEMPERATURE]`, as a float."""
+    return check_number(name, value, minimum=0, maximum=MAX_TEMPERATURE)
+
+
+def check_scale(name, value, minimum=None):
+    """A standard deviation in `SCALE_RANGE` (and > `minimum`, if given), as a float.
+
+    Example:
+
+    >>> from keras_cvae.validation import check_scale
+    >>> check_scale("scale", 1e-30)
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid value for argument `scale`. Expected a finite number >= 1e-06 and <= 1e+06. Received: scale=1e-30 (outside the range float32 computes the likelihood in)
+    """
+    low, high = SCALE_RANGE
+    inclusive = minimum is None or minimum < low
+    low = low if inclusive else minimum
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if (not is_real or not math.isfinite(value)
+            or not _in_bounds(value, low, high, inclusive, True)):
+        unsafe = not (is_real and SCALE_RANGE[0] <= value <= SCALE_RANGE[1])
+        raise invalid(name, describe_number(low, high, inclusive), value,
+                      note="outside the range float32 computes the likelihood in" if unsafe
+                      else None)
+    return float(value)
 
 
 def check_bool(name, value):

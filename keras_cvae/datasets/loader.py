@@ -15,6 +15,7 @@ from keras_cvae.validation import check_dims
 from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_bool
 from keras_cvae.validation import check_optional_int
+from keras_cvae.validation import check_seed
 from keras_cvae.validation import invalid
 
 SHUFFLE_BUFFER_SIZE = 10_000
@@ -146,7 +147,7 @@ def load(
 
 def _check_load_arguments(batch_size, seed, cache, **flags):
     check_optional_int("batch_size", batch_size, minimum=1)
-    check_optional_int("seed", seed)
+    check_seed("seed", seed, optional=True)
     if not isinstance(cache, (bool, str)):
         raise invalid("cache", "a bool or a file path", cache)
     for name, value in flags.items():

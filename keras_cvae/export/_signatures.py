@@ -16,6 +16,15 @@ float32 inputs and outputs and a dynamic batch dimension `B`:
   signature is the same whatever the prior.
 
 All randomness is an input: the artifacts have no random ops.
+
+The values are checked by the model's own methods (`VAE.encode`, `decode`,
+`reconstruct`, `sample_from_noise`), which, traced, assert in the graph that
+images are finite and in [0, 1], codes and noise finite, temperatures in
+[0, 1000] and `z_uniform` in [0, 1): the SavedModel refuses other values with
+an `InvalidArgumentError` naming the input. TFLite and ONNX have no builtin
+operation that raises, and their converters drop the assertions (the TFLite
+model stays builtin-only): the consumer scripts in `export/` check the values
+before running those.
 """
 
 import numpy as np

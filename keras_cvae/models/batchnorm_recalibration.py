@@ -9,7 +9,7 @@ from keras_cvae.models.vae import VAE
 from keras_cvae.models.image_checks import image_batches
 from keras_cvae.utils.dataset_images import images_only
 from keras_cvae.utils.image_validation import validate_batch
-from keras_cvae.validation import check_int
+from keras_cvae.validation import check_seed
 from keras_cvae.validation import check_positive_int
 from keras_cvae.validation import invalid
 
@@ -49,7 +49,7 @@ def recalibrate_batchnorm(model, data, batch_size=256, seed=0):
     8
     """
     batch_size = check_positive_int("batch_size", batch_size)
-    seed = check_int("seed", seed)
+    seed = check_seed("seed", seed)
     dataset = _as_dataset(model, data, batch_size)
     layers = _in_call_order(model, dataset, seed)
     moments = _moments_function(model, layers, seed)

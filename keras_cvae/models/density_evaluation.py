@@ -15,6 +15,7 @@ from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_int
 from keras_cvae.validation import check_optional_int
 from keras_cvae.validation import check_positive_int
+from keras_cvae.validation import check_seed
 from keras_cvae.validation import invalid
 
 
@@ -56,7 +57,7 @@ def evaluate_density(model, data, intensity_levels=None, num_samples=1000, seed=
         raise invalid("model", "a `keras_cvae.VAE`", model)
     levels = check_optional_int("intensity_levels", intensity_levels, minimum=2)
     num_samples = check_positive_int("num_samples", num_samples)
-    seed = check_int("seed", seed)
+    seed = check_seed("seed", seed)
     batch_size = check_positive_int("batch_size", batch_size)
     verbose = check_choice("verbose", verbose, (0, 1, 2))
     dataset = image_batches(data, model.image_shape, batch_size)

@@ -8,6 +8,10 @@ from keras_cvae import validation
 from keras_cvae.layers import PaddedConv
 from keras_cvae.models.conv_net_config import as_conv_net
 
+# Codes are clipped to [-CODE_LIMIT, CODE_LIMIT] per coordinate: far beyond
+# where any prior or posterior puts mass (N(0, 1) has density e^-5e7 there),
+# so no sample or reconstruction changes, but `z · W` cannot overflow float32.
+CODE_LIMIT = 1e4
 DECODER_SCALES = ("constant", "learned", "linear", "per_pixel", "linear_per_pixel")
 MEAN_ACTIVATIONS = ("linear", "sigmoid")
 # The values that configs written without these keys were saved with.
@@ -52,7 +56,12 @@ class GaussianDecoder(keras.layers.Layer):
     the seed). The offsets are ordinary trainable weights afterwards.
     `data_init=False` with a linear mean is the lecture's decoder exactly.
 
-    Learned scales are `softplus(·) + min_scale` in float32. Call returns
+    Learned scales are `softplus(·) + min_scale` in float32. `scale` and
+    `min_scale` lie in `keras_cvae.validation.SCALE_RANGE`, [1e-6, 1e6]: a
+    smaller σ makes `(x − g(z))² / (2σ²)` overflow float32. Codes are clipped
+    to [−1e4, 1e4] per coordinate before `f_in` (`CODE_LIMIT`), so every
+    finite code, however large, decodes to finite outputs; codes a prior or
+    an encoder produces lie far inside. Call returns
     `(mean, scale)`: `mean` `(B, *image_shape)`, `scale` `(B, 1, ..., 1)`, or
     `(B, *image_shape)` for `"per_pixel"` and `"linear_per_pixel"`.
 
@@ -64,8 +73,10 @@ class GaussianDecoder(keras.layers.Layer):
             `"per_pixel"` or `"linear_per_pixel"`. Defaults to
             `"linear_per_pixel"`.
         scale: float. The constant `σ`, or the initial one (without data
-            initialisation). Defaults to `0.1`.
-        min_scale: float. Lower bound of a learned `σ`. Defaults to `1e-3`.
+            initialisation), in [1e-6, 1e6] (above `min_scale` if learned).
+            Defaults to `0.1`.
+        min_scale: float. Lower bound of a learned `σ`, in [1e-6, 1e6].
+            Defaults to `1e-3`.
         mean_activation: str. `"linear"` (the lecture's `g(z)`) or
             `"sigmoid"` (the mean in (0, 1)). Defaults to `"sigmoid"`.
         data_init: bool. Start the mean and σ at the training images' pixel
@@ -100,12 +111,10 @@ class GaussianDecoder(keras.layers.Layer):
         self.conv_net = as_conv_net(conv_net)
         self.image_shape = _check_image_shape(image_shape, self.conv_net.rank)
         self.decoder_scale = validation.check_choice("decoder_scale", decoder_scale, DECODER_SCALES)
-        self.min_scale = validation.check_number("min_scale", min_scale, minimum=0,
-                                                 minimum_inclusive=False)
+        self.min_scale = validation.check_scale("min_scale", min_scale)
         # A learned σ starts at `scale` and never goes below `min_scale`.
-        lowest = 0 if decoder_scale == "constant" else self.min_scale
-        self.scale = validation.check_number("scale", scale, minimum=lowest,
-                                             minimum_inclusive=False)
+        lowest = None if decoder_scale == "constant" else self.min_scale
+        self.scale = validation.check_scale("scale", scale, minimum=lowest)
         self.mean_activation = validation.check_choice(
             "mean_activation", mean_activation, MEAN_ACTIVATIONS)
         self.data_init = validation.check_bool("data_init", data_init)
@@ -120,7 +129,7 @@ class GaussianDecoder(keras.layers.Layer):
             **head_init,
         )
         # softplus(inverse_softplus(scale - min_scale)) + min_scale == scale at start.
-        self._raw_start = math.log(math.expm1(max(self.scale - self.min_scale, 1e-6)))
+        self._raw_start = _inverse_softplus(max(self.scale - self.min_scale, 1e-6))
         self.f_var = self._scale_head()
 
     def _scale_head(self):
@@ -228,6 +237,7 @@ class GaussianDecoder(keras.layers.Layer):
 
     def call(self, z, training=None):
         batch = ops.shape(z)[0]
+        z = ops.clip(z, -CODE_LIMIT, CODE_LIMIT)  # any finite code decodes to finite outputs
         h = ops.reshape(self.f_in(z), (batch, *self._features_shape))
         h = self.conv_net(h, training=training)
         mean = self.f_mean(h)
@@ -281,6 +291,11 @@ class GaussianDecoder(keras.layers.Layer):
     def from_config(cls, config):
         # Configs saved before an option existed behave as saved: its value then.
         return super().from_config({**LEGACY_DEFAULTS, **config})
+
+
+def _inverse_softplus(y):
+    """`x` with `softplus(x) = log(1 + e^x) = y`, for any `y > 0` (`y` itself past 30)."""
+    return y if y > 30 else math.log(math.expm1(y))
 
 
 def _check_image_shape(image_shape, rank):

@@ -6,7 +6,7 @@ from keras import ops
 from keras_cvae.layers import PaddedConv
 from keras_cvae.models.conv_net_config import as_conv_net
 from keras_cvae.validation import check_choice
-from keras_cvae.validation import check_number
+from keras_cvae.validation import check_scale
 from keras_cvae.validation import check_positive_int
 
 POSTERIORS = ("diagonal", "full")
@@ -30,7 +30,8 @@ class GaussianEncoder(keras.layers.Layer):
         latent_dim: int. `Z`, the size of the latent code.
         conv_net: `keras_cvae.layers.ConvNet` or a dict of its arguments. `h`.
         posterior: str. `"diagonal"` or `"full"`. Defaults to `"diagonal"`.
-        min_scale: float. Lower bound added to every standard deviation.
+        min_scale: float. Lower bound added to every standard deviation, in
+            [1e-6, 1e6] (`keras_cvae.validation.SCALE_RANGE`).
             Defaults to `1e-4`.
         **kwargs: Base `keras.layers.Layer` arguments.
 
@@ -47,7 +48,7 @@ class GaussianEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
         self.posterior = check_choice("posterior", posterior, POSTERIORS)
-        self.min_scale = check_number("min_scale", min_scale, minimum=0, minimum_inclusive=False)
+        self.min_scale = check_scale("min_scale", min_scale)
         self.conv_net = as_conv_net(conv_net)
         z = self.latent_dim
         # === Layers ===

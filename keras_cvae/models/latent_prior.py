@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_cvae.validation import check_int, check_number, invalid
+from keras_cvae import validation
+from keras_cvae.validation import MAX_TEMPERATURE, check_int, check_seed, invalid
 
 
 class LatentPrior(keras.layers.Layer):
@@ -59,19 +60,19 @@ def check_num_samples(num_samples):
 
 
 def check_temperature(temperature):
-    """`T >= 0` as float32, broadcastable against `(B, Z)` codes.
+    """`T` in [0, `MAX_TEMPERATURE`] as float32, broadcastable against `(B, Z)` codes.
 
     A scalar, or one temperature per code `(B,)`. Numbers and arrays are
     checked; a tensor (an export's input) passes through.
     """
     if isinstance(temperature, numbers.Number):
-        temperature = check_number("temperature", temperature, minimum=0)
+        temperature = validation.check_temperature(temperature)
     elif not tf.is_tensor(temperature):
         array = np.asarray(temperature)
-        if (array.dtype.kind not in "iuf" or array.ndim > 1
-                or not np.all(np.isfinite(array)) or np.any(array < 0)):
-            raise invalid("temperature", "a finite number >= 0 or a (batch,) array of them",
-                          temperature)
+        if (array.dtype.kind not in "iuf" or array.ndim > 1 or not np.all(np.isfinite(array))
+                or np.any(array < 0) or np.any(array > MAX_TEMPERATURE)):
+            raise invalid("temperature", f"a finite number >= 0 and <= {MAX_TEMPERATURE:g} or a "
+                          "(batch,) array of them", temperature)
     temperature = ops.cast(temperature, "float32")
     if len(temperature.shape) == 1:
         temperature = temperature[:, None]
@@ -87,7 +88,7 @@ def seed_pair(seed):
     if seed is None:
         return tf.random.uniform((2,), maxval=2**31 - 1, dtype="int64")
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return ops.convert_to_tensor([int(seed), 0], dtype="int64")
+        return ops.convert_to_tensor([check_seed("seed", seed), 0], dtype="int64")
     if tf.is_tensor(seed) or isinstance(seed, (list, tuple, np.ndarray)):
         pair = ops.convert_to_tensor(seed)
         if tuple(pair.shape) == (2,) and pair.dtype.is_integer:

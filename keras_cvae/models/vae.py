@@ -23,9 +23,9 @@ from keras_cvae.models.progress_bar import BatchProgbarLogger
 from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.models.image_checks import check_codes
 from keras_cvae.models.image_checks import check_images
+from keras_cvae.models.image_checks import check_sample_noise
 from keras_cvae.models.image_checks import check_training_data
 from keras_cvae.utils.dataset_images import first_images
-from keras_cvae.utils.image_validation import validate_batch
 from keras_cvae.models import interpolation
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
 from keras_cvae.models.random_seeds import fold_in
@@ -109,7 +109,7 @@ class VAE(keras.Model):
         self.beta = validation.check_non_negative("beta", beta)
         self.kl_warmup_steps = validation.check_int("kl_warmup_steps", kl_warmup_steps, minimum=0)
         self.free_bits = validation.check_non_negative("free_bits", free_bits)
-        self.seed = validation.check_optional_int("seed", seed)
+        self.seed = validation.check_seed("seed", seed, optional=True)
         self.image_shape = self.decoder.image_shape
         self.latent_dim = self.encoder.latent_dim
         self.prior = _as_prior(prior, self.latent_dim)
@@ -137,7 +137,15 @@ class VAE(keras.Model):
     # === Public API ===
 
     def call(self, images, training=False):
-        """Reconstructs `images` from their posterior means: `g(f(x))`."""
+        """Reconstructs `images` from their posterior means: `g(f(x))`.
+
+        `images`, `(B, *image_shape)` in [0, 1], are checked as `encode`
+        checks them: eagerly a ValueError naming `images`; in a graph
+        (`predict`, an exported SavedModel) an assertion that raises
+        `tf.errors.InvalidArgumentError` with the same words when a value is
+        not finite or outside [0, 1] (see `keras_cvae.utils.image_validation`).
+        """
+        images = check_images(images, self.image_shape)
         mean, _ = self.encoder(images, training=training)
         return self.decoder(mean, training=training)[0]
 
@@ -158,7 +166,10 @@ class VAE(keras.Model):
         """Returns `(x_mean, x_scale)`: `g(z)` and `σ(z)` broadcastable to it.
 
         `z` is a non-empty `(B, Z)` batch of finite codes (a ValueError naming
-        `z` otherwise).
+        `z` otherwise). Every finite code decodes to finite outputs: the
+        decoder clips each coordinate to [−1e4, 1e4] first
+        (`GaussianDecoder`'s `CODE_LIMIT`), far beyond where the prior and
+        the encoder put codes.
         """
         return self.decoder(check_codes(z, self.latent_dim), training=False)
 
@@ -182,7 +193,7 @@ class VAE(keras.Model):
                 or `"standard"` (`N(0, I)`). Defaults to `None`.
         """
         num_samples = validation.check_positive_int("num_samples", num_samples)
-        temperature = validation.check_non_negative("temperature", temperature)
+        temperature = validation.check_temperature(temperature)
         add_noise = validation.check_bool("add_noise", add_noise)
         prior = self._prior(prior)  # checked before the seed generator advances
         seed = self._seed(seed)
@@ -201,6 +212,11 @@ class VAE(keras.Model):
         standard normal `T ζ`; for a mixture, the component picked by
         `z_uniform` through the cumulative weights, then `μ_k + T L_k ζ`.
 
+        The inputs are checked before anything runs (a ValueError naming the
+        argument; in a graph, an assertion with the same words): finite noise
+        of the shapes below with one batch size `B`, temperatures in [0,
+        1000], `z_uniform` in [0, 1).
+
         Args:
             z_noise: `ζ ~ N(0, I)`, `(B, Z)`.
             pixel_noise: `η ~ N(0, I)`, `(B, *image_shape)`; without it the
@@ -214,11 +230,12 @@ class VAE(keras.Model):
         if z_uniform is None and not isinstance(prior, StandardNormalPrior):
             raise ValueError("Invalid value for argument `z_uniform`. Expected a (batch,) tensor "
                              "of uniform noise to pick the mixture components. Received: None")
+        z_noise, pixel_noise, temperature, z_uniform = check_sample_noise(
+            z_noise, pixel_noise, temperature, z_uniform, self.latent_dim, self.image_shape)
         z = prior.sample_from_noise(z_noise, z_uniform, temperature=temperature)
         mean, scale = self.decoder(z, training=False)
         if pixel_noise is None:
             return mean
-        pixel_noise = validate_batch(pixel_noise, "pixel_noise", item_shape=self.image_shape)
         mean = ops.cast(mean, "float32")
         return mean + ops.cast(scale, "float32") * ops.cast(pixel_noise, "float32")
 
@@ -278,7 +295,7 @@ class VAE(keras.Model):
         """
         num_components = validation.check_positive_int("num_components", num_components)
         samples_per_image = validation.check_positive_int("samples_per_image", samples_per_image)
-        seed = validation.check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+        seed = validation.check_seed("seed", seed, seed_range=validation.NUMPY_SEED_RANGE)
         reg_covar = validation.check_non_negative("reg_covar", reg_covar)
         prior = fitted_mixture_prior(self, data, num_components, samples_per_image, seed, reg_covar,
                                      verbose)

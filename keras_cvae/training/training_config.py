@@ -110,7 +110,7 @@ class TrainingConfig:
         if self.augment_shift is not None:
             validation.check_int("augment_shift", self.augment_shift, minimum=0)
         if self.seed is not None:
-            validation.check_int("seed", self.seed)
+            validation.check_seed("seed", self.seed, seed_range=validation.NUMPY_SEED_RANGE)
         if self.resize_images is not None and not isinstance(self.resize_images, bool):
             raise validation.invalid("resize_images", "a bool or None", self.resize_images)
         unknown = set(self.overrides or {}) - set(OVERRIDES)

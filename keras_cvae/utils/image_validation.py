@@ -12,13 +12,24 @@
 An array or an eager tensor is checked fully: its shape, dtype (real numbers:
 floats or integers), size (at least one example) and values (finite, in
 range), in two vectorised reductions (its minimum and maximum; the values are
-counted only to describe an error). A symbolic tensor (inside a
-`tf.function`) is checked by its shape and dtype only.
+counted only to describe an error). A symbolic tensor is checked by its shape
+and dtype when it is traced; inside a `tf.function` (Keras's `predict_step`,
+an exported SavedModel) its values are also checked when the function runs,
+by an assertion in the graph (elementwise comparisons and one reduction): a bad value
+raises `tf.errors.InvalidArgumentError` with the same words:
+
+    assertion failed: [Invalid value for argument `images`. Expected ... Received:
+    images=<float32 tensor of shape (2, 8, 8, 1) with values in [0, 255]> (scale them ...)]
+
+XLA (`jit_compile=True`) ignores assertions, so a function compiled with it
+is not checked; the TFLite and ONNX converters drop them too (those runtimes
+have no operation that raises).
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util
 
 from keras_cvae.validation import check_dims
 from keras_cvae.validation import invalid
@@ -38,7 +49,8 @@ def validate_images(images, image_shape=None, name="images"):
         name: str. The argument's name, for the error. Defaults to `"images"`.
 
     Returns:
-        `images`, unchanged.
+        `images`, unchanged; inside a `tf.function`, `images` through an
+        assertion on their values (see `validate_batch`).
 
     Raises:
         ValueError: if the rank, shape, dtype, size or values are wrong,
@@ -58,7 +70,8 @@ def validate_images(images, image_shape=None, name="images"):
                           _expected_images(image_shape))
 
 
-def validate_batch(values, name, item_shape=None, value_range=None, expected=None):
+def validate_batch(values, name, item_shape=None, value_range=None, expected=None,
+                   high_inclusive=True):
     """Checks that `values` is a non-empty batch `(batch, *item_shape)` of finite real numbers.
 
     The one check behind `validate_images` and the checks of codes and noise.
@@ -69,13 +82,16 @@ def validate_batch(values, name, item_shape=None, value_range=None, expected=Non
         item_shape: tuple or None. The shape of one example, `None` entries
             matching any size; `None` accepts any shape of rank >= 1.
             Defaults to `None`.
-        value_range: `(low, high)` or None. The closed interval the values
-            must lie in. Defaults to `None` (any finite value).
+        value_range: `(low, high)` or None. The interval the values must
+            lie in. Defaults to `None` (any finite value).
         expected: str or None. What is accepted, in words, for the error.
             Defaults to a description from `item_shape` and `value_range`.
+        high_inclusive: bool. Whether `high` itself is accepted (`[low,
+            high]`) or not (`[low, high)`). Defaults to `True`.
 
     Returns:
-        `values`, unchanged.
+        `values`, unchanged; inside a `tf.function`, `values` through an
+        assertion on them (use it, as the checked tensor).
 
     Example:
 
@@ -88,11 +104,13 @@ def validate_batch(values, name, item_shape=None, value_range=None, expected=Non
     ValueError: Invalid value for argument `z`. Expected a non-empty batch of shape (batch, 4) with finite real values. Received: z=<float64 array of shape (2, 4) with 8 NaN values>
     """
     if expected is None:
-        expected = _expected_values(item_shape, value_range)
-    problem = _problem(values, item_shape, value_range)
+        expected = _expected_values(item_shape, value_range, high_inclusive)
+    problem = _problem(values, item_shape, value_range, high_inclusive)
     if problem is not None:
         received, note = problem
         raise invalid(name, expected, received=received, note=note)
+    if _in_graph(values):
+        return _asserted(values, name, expected, value_range, high_inclusive)
     return values
 
 
@@ -161,7 +179,7 @@ def checked_batches(dataset, image_shape=None, name="dataset", first_only=False)
 # === The check ===
 
 
-def _problem(values, item_shape, value_range):
+def _problem(values, item_shape, value_range, high_inclusive=True):
     """`None` if `values` passes, else `(received, note)`: what is wrong, in words."""
     symbolic = tf.is_symbolic_tensor(values) or isinstance(values, keras.KerasTensor)
     if symbolic or tf.is_tensor(values) or isinstance(values, tf.Variable):
@@ -191,7 +209,8 @@ def _problem(values, item_shape, value_range):
     if value_range is None:
         ok = np.isfinite(low) and np.isfinite(high)
     else:
-        ok = low >= value_range[0] and high <= value_range[1]
+        ok = low >= value_range[0] and (
+            high <= value_range[1] if high_inclusive else high < value_range[1])
     if ok:
         return None
     if array.dtype.kind == "f":  # count what is not finite, to say so
@@ -200,9 +219,76 @@ def _problem(values, item_shape, value_range):
         if nan or inf:
             return f"{described} with {' and '.join(c for c in counts if c)}", None
     note = None
-    if value_range == UNIT_INTERVAL and low >= 0 and 1 < high <= 255:
+    if _images(value_range, high_inclusive) and low >= 0 and 1 < high <= 255:
         note = "scale them to [0, 1], e.g. divide 8-bit images by 255"
     return f"{described} with values in [{low + 0:g}, {high + 0:g}]", note  # + 0: no "-0"
+
+
+# === The check in a graph ===
+
+
+def _in_graph(values):
+    """Whether `values` is a tensor of a graph being traced that runs (not Keras's, not XLA's)."""
+    if not tf.is_symbolic_tensor(values) or isinstance(values, keras.KerasTensor):
+        return False
+    return not control_flow_util.GraphOrParentsInXlaContext(values.graph)
+
+
+def _asserted(values, name, expected, value_range, high_inclusive):
+    """`values` after an assertion that they are finite and in `value_range` (`_problem`'s test).
+
+    The message is built only when the assertion fails (in the branch of a
+    `tf.cond`): passing costs elementwise comparisons and one reduction.
+    """
+    x = values if values.dtype == tf.float32 else tf.cast(values, tf.float32)
+    if value_range is None:
+        ok = tf.reduce_all(tf.math.is_finite(x))
+    else:
+        low, high = value_range
+        below_high = x <= high if high_inclusive else x < high
+        ok = tf.reduce_all(tf.logical_and(x >= low, below_high))
+
+    def fail():
+        received = _graph_received(x, tf.as_dtype(values.dtype).name,
+                                   _images(value_range, high_inclusive))
+        message = tf.strings.join([f"Invalid value for argument `{name}`. Expected {expected}. "
+                                   f"Received: {name}=<", received])
+        tf.debugging.Assert(False, [message])
+        return tf.constant(False)
+
+    passed = tf.cond(ok, lambda: tf.constant(True), fail)
+    with tf.control_dependencies([passed]):
+        return tf.identity(values)
+
+
+def _images(value_range, high_inclusive):
+    """Whether values in `value_range` are intensities (that 8-bit images are not)."""
+    return value_range == UNIT_INTERVAL and high_inclusive
+
+
+def _graph_received(x, dtype_name, images):
+    """What `_problem` says of `x` (float32), as a string tensor: the rest of the message."""
+    finite = tf.math.is_finite(x)
+    nan = tf.math.count_nonzero(tf.math.is_nan(x))
+    infinite = tf.math.count_nonzero(tf.math.is_inf(x))
+    low = tf.reduce_min(tf.where(finite, x, np.inf))
+    high = tf.reduce_max(tf.where(finite, x, -np.inf))
+
+    def text(value):
+        return tf.strings.as_string(value, shortest=value.dtype.is_floating)
+
+    shape = tf.strings.reduce_join(text(tf.shape(x)), separator=", ")
+    shape = tf.strings.join(["(", shape, ",)" if x.shape.rank == 1 else ")"])
+    non_finite = tf.strings.join([" with ", text(nan), " NaN and ", text(infinite),
+                                  " infinite values>"])
+    in_range = tf.strings.join([" with values in [", text(low), ", ", text(high), "]>"])
+    described = tf.strings.join([f"{dtype_name} tensor of shape ", shape,
+                                 tf.where(nan + infinite > 0, non_finite, in_range)])
+    if not images:
+        return described
+    eight_bit = tf.logical_and(tf.logical_and(low >= 0, high > 1), high <= 255)
+    hint = " (scale them to [0, 1], e.g. divide 8-bit images by 255)"
+    return tf.strings.join([described, tf.where(eight_bit & (nan + infinite == 0), hint, "")])
 
 
 def _as_numpy(values):
@@ -258,11 +344,11 @@ def _expected_images(image_shape, dataset=False):
     return f"{batches} of images of shape ({shape}) with real values in [0, 1]"
 
 
-def _expected_values(item_shape, value_range):
+def _expected_values(item_shape, value_range, high_inclusive=True):
     shape = "" if item_shape is None else (
-        f" of shape ({', '.join(str(d) for d in ('batch', *item_shape))})")
+        f" of shape ({', '.join(str(d) for d in ('batch', *item_shape))}{',' * (item_shape == ())})")
     values = "finite real values" if value_range is None else (
-        f"real values in [{value_range[0]:g}, {value_range[1]:g}]")
+        f"real values in [{value_range[0]:g}, {value_range[1]:g}{']' if high_inclusive else ')'}")
     return f"a non-empty batch{shape} with {values}"
 
 

@@ -171,7 +171,9 @@ def test_missing_directory_is_reported(tmp_path):
         (dict(image_size=(8, True)), r"Received: image_size=\(8, True\)"),
         (dict(channels=2), "`channels`. Expected one of None, 1, 3. Received: channels=2"),
         (dict(channels=True), "`channels`. Expected one of None, 1, 3. Received: channels=True"),
-        (dict(seed=1.5), "`seed`. Expected an integer or None. Received: seed=1.5"),
+        (dict(seed=1.5), "`seed`. Expected an integer >= -9223372036854775808 and "
+                         r"<= 9223372036854775807 or None. Received: seed=1.5 \(seeds are 64-bit"),
+        (dict(seed=2**64), "Received: seed=18446744073709551616"),
         (dict(cache=1), "Received: cache=1"),
         (dict(split=0), "Received: split=0"),
         (dict(name=3), "Received: name=3"),

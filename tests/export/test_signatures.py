@@ -31,9 +31,11 @@ def test_script_runs_from_another_folder(artifacts, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"verified: {paths['onnx']}{os.sep}decode.onnx (1 file, ")
-    assert lines[4] == "decode: inputs {'z': (-1, 4)}"  # after the four files verified
-    assert lines[5].startswith("  decode/x_mean: shape (2, 8, 8, 1), mean ")
+    # The folder (every file its manifest lists there), then each file loaded.
+    assert lines[0].startswith(f"verified: {paths['onnx']} (4 files, ")
+    assert lines[1].startswith(f"verified: {paths['onnx']}{os.sep}decode.onnx (1 file, ")
+    assert lines[5] == "decode: inputs {'z': (-1, 4)}"  # after the four files verified
+    assert lines[6].startswith("  decode/x_mean: shape (2, 8, 8, 1), mean ")
 
 
 def test_saved_model_signatures(artifacts):
@@ -196,7 +198,7 @@ def test_scripts_draw_z_uniform_from_the_seed(mixture_artifacts, tmp_path):
     """Random inputs include `z_uniform`; a file without it (written before it existed) runs."""
     model, paths = mixture_artifacts
     listed = run_script("run_onnx.py", paths["onnx"], "--signature", "sample").stdout
-    assert listed.splitlines()[4] == (
+    assert listed.splitlines()[5] == (
         "sample: inputs {'z_noise': (-1, 4), 'pixel_noise': (-1, 8, 8, 1), "
         "'temperature': (-1,), 'z_uniform': (-1,)}"
     )
@@ -236,7 +238,8 @@ def test_mixture_sample_picks_the_keras_component(mixture_artifacts):
         [cumulative, np.nextafter(cumulative, 0), np.nextafter(cumulative, 1)]
     )
     u = np.concatenate(
-        [boundaries, np.linspace(0, 1, 41, endpoint=False), [np.nextafter(1, 0)]]
+        [boundaries, np.linspace(0, 1, 41, endpoint=False),
+         [np.nextafter(np.float32(1), np.float32(0))]]
     ).astype(np.float32)
     n = len(u)
     inputs = {

@@ -90,7 +90,9 @@ def test_evaluate_density_refuses_an_empty_dataset(vae):
         keras_cvae.evaluate_density(vae, empty, num_samples=2, verbose=0)
 
 
-def test_symbolic_images_are_checked_by_shape_only(vae):
+def test_symbolic_images_are_checked_by_shape_when_traced(vae):
+    """At tracing, a wrong shape is a ValueError; values are asserted when the graph runs
+    (tests/reliability/test_entry_point_probes.py)."""
     traced = tf.function(lambda x: vae.encode(x)[0])
     traced.get_concrete_function(tf.TensorSpec((None, 8, 8, 1)))
     with pytest.raises(ValueError, match=r"images=<float32 symbolic tensor of shape \(None, 8, 8, 3\)>"):
