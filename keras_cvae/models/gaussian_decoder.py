@@ -241,11 +241,13 @@ class GaussianDecoder(keras.layers.Layer):
         h = ops.reshape(self.f_in(z), (batch, *self._features_shape))
         h = self.conv_net(h, training=training)
         mean = self.f_mean(h)
-        if self.data_init:
-            mean = ops.cast(ops.cast(mean, "float32") + self.mean_offset, mean.dtype)
-        if self.mean_activation == "sigmoid":
+        if self.data_init or self.mean_activation == "sigmoid":
             # float32: in bfloat16 a mean of 0.998 would round to 0.996 or 1.
-            mean = ops.sigmoid(ops.cast(mean, "float32"))
+            mean = ops.cast(mean, "float32")
+        if self.data_init:
+            mean = mean + self.mean_offset
+        if self.mean_activation == "sigmoid":
+            mean = ops.sigmoid(mean)
         ones = (1,) * len(self.image_shape)
         if self.decoder_scale == "constant":
             scale = ops.full((batch, *ones), self.scale, dtype="float32")
