@@ -15,6 +15,7 @@ from keras_cvae.models.array_batches import keras_arguments_with_batches
 from keras_cvae.models.cross_replica import global_mean
 from keras_cvae.models.cross_replica import num_replicas
 from keras_cvae.models.cross_replica import reduces_outputs_on_axis_0
+from keras_cvae.models.cross_replica import replica_cond
 from keras_cvae.models.gaussian_decoder import GaussianDecoder
 from keras_cvae.models.gaussian_encoder import GaussianEncoder
 from keras_cvae.models.latent_prior import LatentPrior
@@ -414,6 +415,9 @@ class VAE(keras.Model):
 
     def train_step(self, data):
         images, sample_weight = _images_and_weights(data)
+        # BatchNorm's moving statistics change in the forward pass: kept to undo it.
+        statistics = _statistics(self)
+        kept = [tf.identity(variable.value) for variable in statistics]
         with tf.GradientTape() as tape:
             terms = self._terms(images, self._noise(ops.shape(images)[0]), training=True)
             loss = self._objective(terms, training=True, sample_weight=sample_weight)
@@ -423,7 +427,14 @@ class VAE(keras.Model):
             # and Keras sums the replicas' gradients: divide by the replica count.
             scaled_loss = self.optimizer.scale_loss(loss / num_replicas())
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
+        # A batch with a non-finite loss changes nothing (checked in the graph:
+        # the loss is the global batch's, the same on every replica).
+        replica_cond(
+            ops.isfinite(loss),
+            lambda gradients, kept: self.optimizer.apply(gradients, self.trainable_weights),
+            lambda gradients, kept: _restore(statistics, kept),
+            args=(gradients, kept),
+        )
         return self._update_metrics(loss, terms, sample_weight)
 
     def test_step(self, data):
@@ -639,6 +650,16 @@ def _images_and_weights(data):
         images, _, sample_weight = keras.utils.unpack_x_y_sample_weight(tuple(data))
         return images, sample_weight
     return data, None
+
+
+def _statistics(model):
+    """The float variables that training changes outside the optimizer: BatchNorm's moving statistics."""
+    return [v for v in model.non_trainable_variables if v.dtype.startswith("float")]
+
+
+def _restore(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value)
 
 
 def _example_weights(sample_weight):
