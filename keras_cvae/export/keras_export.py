@@ -21,6 +21,7 @@ from keras_cvae.export.saved_model import KERAS_ENDPOINT
 from keras_cvae.export.saved_model import write_saved_model
 from keras_cvae.export.tflite import export_tflite
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_int
 from keras_cvae.validation import invalid
@@ -116,6 +117,7 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
     if verbose not in (None, True, False):
         raise invalid("verbose", "a bool or None", verbose)
     path = _check_filepath(format, filepath)
+    check_finite_weights(model, f"Refusing to export to {path}")
     if format == "tf_saved_model":
         check_replaceable(path, overwrite)
         with atomic_path(path, overwrite=overwrite, is_dir=True) as temp:

@@ -25,6 +25,7 @@ from keras_cvae.models.standard_normal_prior import StandardNormalPrior
 from keras_cvae.models.image_checks import check_codes
 from keras_cvae.models.image_checks import check_images
 from keras_cvae.models.image_checks import check_training_data
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.utils.image_validation import validate_batch
 from keras_cvae.models import interpolation
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
@@ -365,6 +366,14 @@ class VAE(keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras's `fit`, after checking its arguments; stops at a NaN or infinite loss, with a warning.
 
+        Every batch is checked in the graph, at no host round trip: a batch
+        whose loss is NaN or infinite (a NaN or infinite image, an overflow)
+        changes no weight. Its optimizer step is skipped and BatchNorm's
+        moving statistics, updated by its forward pass, are put back; `fit`
+        then stops at that batch (`keras.callbacks.TerminateOnNaN`) with a
+        `RuntimeWarning`, and the model keeps the weights of the last batch
+        with a finite loss.
+
         The images `x` (and those of `validation_data`) are checked as
         `keras_cvae.datasets.validate_images` does (a dataset on its element
         spec and first batch), and the numbers (`batch_size`, `epochs`, ...)
@@ -529,6 +538,16 @@ class VAE(keras.Model):
     def _noise(self, batch, seed=None):
         """`ε ~ N(0, I)` `(batch, Z)`, this replica's rows of one draw for the global batch."""
         return global_batch_noise(batch, self.latent_dim, self._seed(seed, per_replica=False))
+
+    def save(self, filepath, *args, **kwargs):
+        """Keras's `save`; a `ValueError` naming the first NaN or infinite weight, before writing.
+
+        A model whose weights are not all finite (a run that diverged) is
+        refused (`keras_cvae.utils.finite_weights`), and an existing file at
+        `filepath` is left as it is.
+        """
+        check_finite_weights(self, f"Refusing to save the model to {filepath}")
+        return super().save(filepath, *args, **kwargs)
 
     # === Presets (keras_cvae.zoo: below the models, it never imports them) ===
 
@@ -698,8 +717,10 @@ def _warn_if_diverged(history):
     stopped = getattr(history.model, "stop_training", False) if history else False
     if stopped and losses and not math.isfinite(losses[-1]):
         warnings.warn(
-            f"Training stopped in epoch {len(losses)}: the loss is {losses[-1]}. Check that the "
-            "images are in [0, 1] and finite, and try a lower learning rate.",
+            f"Training stopped in epoch {len(losses)}: the loss is {losses[-1]}. The batch with "
+            "the non-finite loss changed no weight: the model has the weights of the last batch "
+            "with a finite loss. Check that the images are in [0, 1] and finite, and try a lower "
+            "learning rate.",
             RuntimeWarning,
             stacklevel=3,
         )
