@@ -50,7 +50,7 @@ _HINTS = {
 
 
 def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
-                     input_signature=None, overwrite=True, **kwargs):
+                     input_signature=None, overwrite=False, **kwargs):
     """Implements `VAE.export`: Keras's `Model.export`, writing every signature.
 
     Whatever the format, the artifact has the four signatures of
@@ -89,11 +89,12 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
             Defaults to `None` (`True`, as in Keras).
         input_signature: Must be `None`: the inputs of every signature follow
             from the model (its image shape and latent size).
-        overwrite: bool. Replace an existing artifact, as Keras's
-            `Model.export` does; but an existing folder only if it is an
-            earlier export (it holds a keras_cvae `manifest.json`): any other
-            folder raises a `FileExistsError` and is left as it is. Defaults
-            to `True`.
+        overwrite: bool. Replace an existing artifact: a file, or a folder
+            that is an earlier export (it holds a keras_cvae
+            `manifest.json`); any other folder raises a `FileExistsError` and
+            is left as it is. Defaults to `False`: unlike Keras's
+            `Model.export`, an existing file or folder at `filepath` is
+            refused (a `FileExistsError`) and left as it is.
         **kwargs: The format's options above; any other raises a `ValueError`.
 
     Returns:

@@ -349,8 +349,10 @@ class VAE(keras.Model):
         - `"onnx"`: a folder, one `<signature>.onnx` per signature. Option:
           `opset_version`.
 
-        Any other format or option raises a `ValueError`. `overwrite=False`
-        refuses to replace an existing artifact. See
+        Any other format or option raises a `ValueError`. An existing file or
+        folder at `filepath` is refused (a `FileExistsError`) unless
+        `overwrite=True`, and a model whose weights are not all finite is
+        refused before anything is written. See
         `keras_cvae.export.export_for_keras`.
 
         Returns:

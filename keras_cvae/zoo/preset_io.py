@@ -14,6 +14,7 @@ This module sits below the models: it never imports `keras_cvae.models`.
 import datetime
 import hashlib
 import os
+import re
 import tempfile
 
 import keras
@@ -23,8 +24,10 @@ from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.utils.atomic_write import check_destination
 from keras_cvae.utils.atomic_write import check_free_space
 from keras_cvae.utils.finite_weights import check_finite_weights
+from keras_cvae.utils.json_file import check_regular_file
 from keras_cvae.utils.json_file import read_json
 from keras_cvae.utils.json_file import write_json
+from keras_cvae.validation import check_bool
 from keras_cvae.version import __version__
 from keras_cvae.zoo import registry
 from keras_cvae.zoo.preset_lookup import CONFIG_FILE
@@ -84,6 +87,8 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     """
     if keras.saving.get_registered_name(type(model)) != _EXPECTED_CLASS:
         raise ValueError(f"Expected a `keras_cvae.VAE`. Received: model={model!r}")
+    check_bool("overwrite", overwrite)
+    check_bool("include_weights", include_weights)
     files = files or {}
     for file_name in files:
         if os.path.basename(file_name) != file_name or file_name in _CORE_FILES:
@@ -217,19 +222,29 @@ def load_preset(cls, preset, load_weights=True):
             folder written by `save_to_preset`.
         load_weights: bool. Load the pretrained weights; `False` gives the
             architecture, freshly initialised. Defaults to `True`.
+
+    Every problem of the folder is a one-line `ValueError` naming the file
+    (and the key, where there is one): a `config.json` that is not a valid
+    VAE, a `metadata.json` whose `weights` entry is malformed, weights that
+    do not match their SHA-256 or the architecture, are not a regular file,
+    or are not all finite.
     """
+    load_weights = check_bool("load_weights", load_weights)
     directory = resolve_preset(preset)
     config = read_config(directory)
     metadata = read_metadata(directory)
-    if not isinstance(config, dict) or config.get("registered_name", config.get("class_name")) not in (
+    config_path = os.path.join(directory, CONFIG_FILE)
+    if config.get("registered_name", config.get("class_name")) not in (
         _EXPECTED_CLASS, "VAE"
-    ) or "config" not in config:
+    ) or not isinstance(config.get("config"), dict):
         raise ValueError(
-            f"{os.path.join(directory, CONFIG_FILE)} is not a serialized `keras_cvae.VAE` "
-            f"(expected registered_name {_EXPECTED_CLASS!r}). Received: "
-            f"{str(config)[:200]}"
+            f"{config_path} is not a serialized `keras_cvae.VAE` (expected registered_name "
+            f"{_EXPECTED_CLASS!r} and a `config` object). Received: {str(config)[:200]}"
         )
-    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as error:  # Keras nests the cause in a message of thousands of characters
+        raise ValueError(_config_error(config_path, config, error)) from error
     if not isinstance(model, cls):
         raise ValueError(
             f"{directory}: config.json describes a {type(model).__name__}, not a {cls.__name__}."
@@ -239,9 +254,56 @@ def load_preset(cls, preset, load_weights=True):
     return model
 
 
+def _config_error(path, config, error):
+    """One line for a `config.json` Keras cannot deserialize: the file, the key, the cause."""
+    message = str(error)
+    while "Exception encountered: " in message:  # Keras's wrapping, innermost last
+        message = message.rsplit("Exception encountered: ", 1)[1]
+    message = " ".join(message.split())
+    name = re.search(r"argument `(\w+)`|arguments passed to \w+: \{'(\w+)'|argument: '(\w+)'",
+                     message)
+    key = None
+    if name:
+        name = next(group for group in name.groups() if group)
+        received = re.search(rf"Received: {name}=(.*)$", message)
+        paths = _key_paths(config, name)
+        matching = [p for p, value in paths if received and repr(value) == received[1]]
+        key = (matching or [p for p, _ in paths] or [None])[0]
+    where = f" (key `{key}`)" if key else ""
+    return f"{path} does not describe a valid `keras_cvae.VAE`{where}: {message[:500]}"
+
+
+def _key_paths(config, name, prefix=""):
+    """`[(dotted path, value)]` of every key `name` in the nested dicts of `config`."""
+    found = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == name:
+                found.append((path, value))
+            found += _key_paths(value, name, path)
+    return found
+
+
+def _recorded_weights_sha256(metadata, directory):
+    """The SHA-256 that `metadata.json` records for the weights, or None if it records none."""
+    weights = metadata.get("weights")
+    if weights is None:
+        return None
+    digest = weights.get("sha256") if isinstance(weights, dict) else None
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ValueError(
+            f"The preset file {os.path.join(directory, METADATA_FILE)} is damaged: its key "
+            "`weights` must be null or an object whose `sha256` is 64 hexadecimal digits. "
+            f"Received: weights={str(weights)[:200]}"
+        )
+    return digest
+
+
 def _load_checked_weights(model, directory, metadata, preset):
     weights_path = os.path.join(directory, WEIGHTS_FILE)
-    if not metadata.get("weights") or not os.path.exists(weights_path):
+    expected = _recorded_weights_sha256(metadata, directory)
+    if expected is None or not os.path.lexists(weights_path):
         hint = ""
         if preset in registry.PRESETS:
             hint = (
@@ -250,7 +312,7 @@ def _load_checked_weights(model, directory, metadata, preset):
                 "`load_weights=False`."
             )
         raise ValueError(f"Preset {preset!r} ships no weights ({WEIGHTS_FILE} in {directory}).{hint}")
-    expected = metadata["weights"].get("sha256")
+    check_regular_file(weights_path, "weights file")  # /dev/zero or a FIFO: never read
     actual = sha256(weights_path)
     if expected != actual:
         raise ValueError(
