@@ -58,8 +58,12 @@ def replica_cond(condition, true_fn, false_fn, args=()):
     Example:
 
     >>> from keras_cvae.models.cross_replica import replica_cond
-    >>> replica_cond(tf.constant(False), lambda x: x + 1, lambda x: x - 1, args=(1,))
+    >>> total = tf.Variable(0.0)
+    >>> replica_cond(tf.constant(False), total.assign_add, total.assign_sub, args=(2.0,))
+    >>> float(total)
+    -2.0
     """
+    true_fn, false_fn = _without_outputs(true_fn), _without_outputs(false_fn)
     context = tf.distribute.get_replica_context()
     if (context is None or not tf.distribute.has_strategy()
             or tf.__internal__.distribute.strategy_supports_no_merge_call()):
@@ -76,3 +80,12 @@ def replica_cond(condition, true_fn, false_fn, args=()):
         )
 
     context.merge_call(cross_replica, args=(condition, *args))
+
+
+def _without_outputs(function):
+    """`function`, returning None: both branches of a `cond` must return the same structure."""
+
+    def run(*args):
+        function(*args)
+
+    return run
