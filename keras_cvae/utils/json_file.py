@@ -52,6 +52,8 @@ def check_regular_file(path, what="file"):
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError(f"The {what} {path} is a broken link (to {os.readlink(path)}).") from None
         return
     if not stat.S_ISREG(mode):
         kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)

@@ -315,7 +315,7 @@ def _timeout(seconds):
     signal.alarm(seconds)
 
 
-@pytest.mark.parametrize("kind", ["link to /dev/zero", "FIFO", "folder"])
+@pytest.mark.parametrize("kind", ["link to /dev/zero", "FIFO", "folder", "broken link"])
 def test_a_weights_file_that_is_not_a_regular_file_is_not_read(published, tmp_path, kind):
     preset = _copy_preset(published, tmp_path)
     weights = preset / "model.weights.h5"
@@ -325,7 +325,7 @@ def test_a_weights_file_that_is_not_a_regular_file_is_not_read(published, tmp_pa
     elif kind == "folder":
         weights.mkdir()
     else:
-        weights.symlink_to("/dev/zero")
+        weights.symlink_to("/dev/zero" if kind == "link to /dev/zero" else tmp_path / "gone.h5")
     _timeout(30)  # reading would never end
     try:
         with pytest.raises(ValueError) as raised:
@@ -333,4 +333,5 @@ def test_a_weights_file_that_is_not_a_regular_file_is_not_read(published, tmp_pa
     finally:
         signal.alarm(0)
     message = _one_line(raised.value)
-    assert f"The weights file {weights} is not a regular file" in message, message
+    problem = "is a broken link" if kind == "broken link" else "is not a regular file"
+    assert f"The weights file {weights} {problem}" in message, message
