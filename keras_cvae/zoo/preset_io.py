@@ -285,24 +285,10 @@ def _key_paths(config, name, prefix=""):
     return found
 
 
-def _recorded_weights_sha256(metadata, directory):
-    """The SHA-256 that `metadata.json` records for the weights, or None if it records none."""
-    weights = metadata.get("weights")
-    if weights is None:
-        return None
-    digest = weights.get("sha256") if isinstance(weights, dict) else None
-    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-        raise ValueError(
-            f"The preset file {os.path.join(directory, METADATA_FILE)} is damaged: its key "
-            "`weights` must be null or an object whose `sha256` is 64 hexadecimal digits. "
-            f"Received: weights={str(weights)[:200]}"
-        )
-    return digest
-
-
 def _load_checked_weights(model, directory, metadata, preset):
+    """Loads the weights after checking them: `metadata` is `read_metadata`'s (checked) dict."""
     weights_path = os.path.join(directory, WEIGHTS_FILE)
-    expected = _recorded_weights_sha256(metadata, directory)
+    expected = (metadata.get("weights") or {}).get("sha256")
     if expected is None or not os.path.lexists(weights_path):
         hint = ""
         if preset in registry.PRESETS:

@@ -4,7 +4,9 @@ What the command line needs before TensorFlow loads: an unknown name fails at
 once, listing the known ones, and `keras-cvae presets` starts in a blink.
 """
 
+import json
 import os
+import re
 
 from keras_cvae.utils.atomic_write import remove_leftovers
 from keras_cvae.utils.json_file import read_json
@@ -19,6 +21,15 @@ WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
                type(None): "null"}
+# The keys of `metadata.json` that the package reads: (check, what it accepts).
+_METADATA_KEYS = {
+    "weights": (lambda value: isinstance(value, dict) and isinstance(value.get("sha256"), str)
+                and re.fullmatch(r"[0-9a-f]{64}", value["sha256"]) is not None,
+                'an object whose "sha256" is 64 hexadecimal digits'),
+    "dataset": (lambda value: isinstance(value, str) or isinstance(value, dict)
+                and isinstance(value.get("name"), str),
+                'a dataset name or an object whose "name" is one'),
+}
 
 
 def resolve_preset(preset):
@@ -69,7 +80,17 @@ def read_metadata(preset):
     'digits'
     """
     path = os.path.join(resolve_preset(preset), METADATA_FILE)
-    return read_json_object(path) if os.path.lexists(path) else {}
+    if not os.path.lexists(path):
+        return {}
+    metadata = read_json_object(path)
+    for key, (valid, expected) in _METADATA_KEYS.items():
+        if metadata.get(key) is not None and not valid(metadata[key]):
+            # JSON's spelling, which the command line does not read as its own flags.
+            raise ValueError(
+                f'The preset file {path} is damaged: its key "{key}" must be null or '
+                f'{expected}. Received: "{key}": {json.dumps(metadata[key])[:200]}'
+            )
+    return metadata
 
 
 def read_config(preset):

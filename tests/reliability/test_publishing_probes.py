@@ -285,7 +285,10 @@ DAMAGED_FILES = {
     "metadata.json a list": ("metadata.json", "[1, 2]", ["metadata.json", "JSON array"]),
     "metadata.json a string": ("metadata.json", '"weights"', ["metadata.json", "JSON string"]),
     "config.json a list": ("config.json", "[]", ["config.json", "JSON array"]),
-    "weights not an object": ("metadata.json", None, ["metadata.json", "`weights`", "sha256"]),
+    "weights not an object": ("metadata.json", {"weights": "abc"},
+                              ['metadata.json', 'key "weights"', '"sha256"', 'Received: "weights"']),
+    "dataset a number": ("metadata.json", {"dataset": 5},
+                         ['metadata.json', 'key "dataset"', 'Received: "dataset": 5']),
 }
 
 
@@ -293,9 +296,8 @@ DAMAGED_FILES = {
 def test_a_malformed_preset_file_is_named(published, tmp_path, case, capsys):
     name, contents, words = DAMAGED_FILES[case]
     preset = _copy_preset(published, tmp_path)
-    if contents is None:
-        metadata = json.loads((preset / "metadata.json").read_text())
-        contents = json.dumps({**metadata, "weights": "abc"})
+    if isinstance(contents, dict):  # keys to change
+        contents = json.dumps({**json.loads((preset / name).read_text()), **contents})
     (preset / name).write_text(contents)
     with pytest.raises(ValueError) as raised:
         keras_cvae.VAE.from_preset(str(preset))
