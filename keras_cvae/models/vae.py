@@ -581,9 +581,14 @@ class VAE(keras.Model):
             directory: str. The preset folder to create.
             metadata: dict. Extra fields for `metadata.json` (dataset, metrics,
                 training). Defaults to `None`.
-            overwrite: bool. Replace an existing `directory`. Defaults to `False`.
+            overwrite: bool. Replace an existing `directory`, if it holds only
+                files `save_to_preset` wrote, unchanged (their SHA-256 is in its
+                `metadata.json`); anything else is refused, naming it.
+                Defaults to `False`.
             include_weights: bool. `False` writes an architecture-only preset.
-                Defaults to `True`.
+                Defaults to `True`. Weights that are not all finite are
+                refused, naming the first such variable, before anything is
+                written.
 
         Returns:
             The `metadata.json` contents, as a dict.
