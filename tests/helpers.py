@@ -1,6 +1,8 @@
 """Shared test helpers: the checks every layer and model must pass, in one place."""
 
+import hashlib
 import inspect
+import os
 
 import keras
 import numpy as np
@@ -82,3 +84,19 @@ def digits(split="train"):
 
     images = load_digits().images.astype("float32")[..., None] / 16.0
     return images[:1437] if split == "train" else images[1437:]
+
+
+def snapshot(root):
+    """Every file and folder under `root`: relative path → SHA-256 (None for a folder).
+
+    Two equal snapshots: nothing under `root` was added, removed or changed.
+    """
+    found = {}
+    for folder, folders, files in os.walk(root):
+        for name in folders:
+            found[os.path.relpath(os.path.join(folder, name), root)] = None
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
+    return found

@@ -7,7 +7,6 @@ unchanged, and so is every file of the sandbox the cases work in (a preset, an
 export with damaged copies, the user's own files), with nothing added.
 """
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from keras_cvae.export import export_all
 from keras_cvae.utils.json_file import write_json
 from tests.export.export_checks import script_module
 from tests.helpers import digits
+from tests.helpers import snapshot
 from tests.helpers import tiny_vae
 
 _SCRIPT = os.path.join(os.path.dirname(sys.executable), "keras-cvae")
@@ -111,19 +111,6 @@ def _patch(path, data):
     path.write_bytes(bytes(content))
 
 
-def _snapshot(root):
-    """Every file and folder under `root`: relative path → SHA-256 (None for a folder)."""
-    found = {}
-    for folder, folders, files in os.walk(root):
-        for name in folders:
-            found[os.path.relpath(os.path.join(folder, name), root)] = None
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
-    return found
-
-
 def _one_line(text):
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1, text
@@ -134,12 +121,12 @@ def _one_line(text):
 def nothing_lost(sandbox):
     """Checks, after the case, that the sandbox, the model and the arrays are as they were."""
     vae = sandbox["vae"]
-    files = _snapshot(sandbox["root"])
+    files = snapshot(sandbox["root"])
     variables = [v.numpy().copy() for v in vae.variables]
     arrays = {name: sandbox[name].copy() for name in ("x", "nan")}
     prior = type(vae.prior).__name__
     yield
-    assert _snapshot(sandbox["root"]) == files
+    assert snapshot(sandbox["root"]) == files
     assert all(np.array_equal(v.numpy(), before, equal_nan=True)
                for v, before in zip(vae.variables, variables))
     for name, before in arrays.items():
@@ -221,7 +208,8 @@ API_CASES = [
      ["Refusing to replace", "user"]),
     ("vae.save_to_preset(P / 'preset')", FileExistsError, ["already exists", "overwrite=True"]),
     ("vae.save_to_preset(P / 'notes.txt', overwrite=True)", NotADirectoryError, ["is a file"]),
-    ("vae.export(P / 'user')", FileExistsError, ["did not export"]),
+    ("vae.export(P / 'user')", FileExistsError, ["already exists", "overwrite=True"]),
+    ("vae.export(P / 'user', overwrite=True)", FileExistsError, ["did not export"]),
     ("export_all(vae, P / 'notes.txt', overwrite=True)", FileExistsError, ["file or link"]),
     ("export_all(vae, P / 'export')", FileExistsError, ["already exists"]),
     ("keras_cvae.VAE.from_preset(str(P / 'user'))", ValueError, ["no config.json"]),

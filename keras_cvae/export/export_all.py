@@ -18,6 +18,7 @@ from keras_cvae.export.tflite import convert_saved_model
 from keras_cvae.export.tflite import int8_needs_images
 from keras_cvae.utils import write_json
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.validation import check_positive_int
 from keras_cvae.validation import invalid
 
@@ -103,6 +104,7 @@ def export_all(model, out_dir, formats=FORMATS, quantizations=None, representati
         quantizations = _check_quantizations(quantizations, images)
     out_dir = os.path.abspath(os.fspath(out_dir))
     check_replaceable(out_dir, overwrite)
+    check_finite_weights(model, f"Refusing to export to {out_dir}")
     steps = _count_steps(formats, quantizations, report)
     if verbose:
         print(f"Exporting ({', '.join(formats)}) to {out_dir}: {steps} steps, one per artifact"

@@ -21,6 +21,7 @@ from keras_cvae.export.saved_model import KERAS_ENDPOINT
 from keras_cvae.export.saved_model import write_saved_model
 from keras_cvae.export.tflite import export_tflite
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.validation import check_choice
 from keras_cvae.validation import check_int
 from keras_cvae.validation import invalid
@@ -49,7 +50,7 @@ _HINTS = {
 
 
 def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
-                     input_signature=None, overwrite=True, **kwargs):
+                     input_signature=None, overwrite=False, **kwargs):
     """Implements `VAE.export`: Keras's `Model.export`, writing every signature.
 
     Whatever the format, the artifact has the four signatures of
@@ -88,11 +89,12 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
             Defaults to `None` (`True`, as in Keras).
         input_signature: Must be `None`: the inputs of every signature follow
             from the model (its image shape and latent size).
-        overwrite: bool. Replace an existing artifact, as Keras's
-            `Model.export` does; but an existing folder only if it is an
-            earlier export (it holds a keras_cvae `manifest.json`): any other
-            folder raises a `FileExistsError` and is left as it is. Defaults
-            to `True`.
+        overwrite: bool. Replace an existing artifact: a file, or a folder
+            that is an earlier export (it holds a keras_cvae
+            `manifest.json`); any other folder raises a `FileExistsError` and
+            is left as it is. Defaults to `False`: unlike Keras's
+            `Model.export`, an existing file or folder at `filepath` is
+            refused (a `FileExistsError`) and left as it is.
         **kwargs: The format's options above; any other raises a `ValueError`.
 
     Returns:
@@ -116,6 +118,7 @@ def export_for_keras(model, filepath, format="tf_saved_model", verbose=None,
     if verbose not in (None, True, False):
         raise invalid("verbose", "a bool or None", verbose)
     path = _check_filepath(format, filepath)
+    check_finite_weights(model, f"Refusing to export to {path}")
     if format == "tf_saved_model":
         check_replaceable(path, overwrite)
         with atomic_path(path, overwrite=overwrite, is_dir=True) as temp:

@@ -7,6 +7,7 @@ import os
 import tensorflow as tf
 
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
 from keras_cvae.export._signatures import signature_functions
@@ -55,6 +56,7 @@ def export_onnx(model, path, opset=DEFAULT_OPSET, overwrite=False):
     opset = check_int("opset", opset, minimum=MIN_OPSET)
     path = os.path.abspath(os.fspath(path))
     check_replaceable(path, overwrite)
+    check_finite_weights(model, f"Refusing to export to {path}")
     with atomic_path(path, overwrite=overwrite, is_dir=True) as temp:
         write_onnx(model, temp, opset)
         write_manifest(temp)

@@ -5,6 +5,7 @@ import os
 import keras
 
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.export._signatures import SERVING_DEFAULT
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import check_model
@@ -62,6 +63,7 @@ def export_saved_model(model, path, version=1, overwrite=False):
     version = check_positive_int("version", version)
     target = os.path.join(os.path.abspath(os.fspath(path)), str(version))
     check_replaceable(target, overwrite)
+    check_finite_weights(model, f"Refusing to export to {target}")
     with atomic_path(target, overwrite=overwrite, is_dir=True) as temp:
         write_saved_model(model, temp)
         write_manifest(temp)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cvae.utils.atomic_write import atomic_path
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.export._signatures import CALIBRATION_TEMPERATURES
 from keras_cvae.export._signatures import SIGNATURES
 from keras_cvae.export._signatures import as_image_array
@@ -88,6 +89,7 @@ def export_tflite(model, path, quantization=None, representative_data=None,
     path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
         check_replaceable(path, overwrite)  # a folder is replaced by a file only if exported
+    check_finite_weights(model, f"Refusing to export to {path}")
     with atomic_path(path, overwrite=overwrite) as temp:
         with tempfile.TemporaryDirectory(prefix="keras_cvae_tflite_") as directory:
             write_saved_model(model, directory)

@@ -42,3 +42,50 @@ def reduces_outputs_on_axis_0():
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
         strategy.extended._in_multi_worker_mode()
     )
+
+
+def replica_cond(condition, true_fn, false_fn, args=()):
+    """Runs `true_fn(*args)` if `condition` else `false_fn(*args)`, in a replica context.
+
+    Like `ops.cond`, but a branch may synchronise the replicas (an optimizer's
+    `apply` all-reduces the gradients), which TensorFlow refuses inside a
+    `cond` in a replica context: under such a strategy, the `cond` runs in the
+    cross-replica context and each branch once per replica, as Keras's
+    `LossScaleOptimizer` does. `condition` must be the same on every replica
+    (computed from values reduced over the global batch); `args` are this
+    replica's tensors, the branches' per-replica inputs.
+
+    Example:
+
+    >>> from keras_cvae.models.cross_replica import replica_cond
+    >>> total = tf.Variable(0.0)
+    >>> replica_cond(tf.constant(False), total.assign_add, total.assign_sub, args=(2.0,))
+    >>> float(total)
+    -2.0
+    """
+    true_fn, false_fn = _without_outputs(true_fn), _without_outputs(false_fn)
+    context = tf.distribute.get_replica_context()
+    if (context is None or not tf.distribute.has_strategy()
+            or tf.__internal__.distribute.strategy_supports_no_merge_call()):
+        ops.cond(condition, lambda: true_fn(*args), lambda: false_fn(*args))
+        return
+
+    def cross_replica(distribution, condition, *args):
+        # Every replica computed the same condition: take the first one's.
+        condition = distribution.experimental_local_results(condition)[0]
+        ops.cond(
+            condition,
+            lambda: distribution.extended.call_for_each_replica(true_fn, args=args),
+            lambda: distribution.extended.call_for_each_replica(false_fn, args=args),
+        )
+
+    context.merge_call(cross_replica, args=(condition, *args))
+
+
+def _without_outputs(function):
+    """`function`, returning None: both branches of a `cond` must return the same structure."""
+
+    def run(*args):
+        function(*args)
+
+    return run

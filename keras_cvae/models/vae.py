@@ -15,6 +15,7 @@ from keras_cvae.models.array_batches import keras_arguments_with_batches
 from keras_cvae.models.cross_replica import global_mean
 from keras_cvae.models.cross_replica import num_replicas
 from keras_cvae.models.cross_replica import reduces_outputs_on_axis_0
+from keras_cvae.models.cross_replica import replica_cond
 from keras_cvae.models.gaussian_decoder import GaussianDecoder
 from keras_cvae.models.gaussian_encoder import GaussianEncoder
 from keras_cvae.models.latent_prior import LatentPrior
@@ -26,6 +27,7 @@ from keras_cvae.models.image_checks import check_images
 from keras_cvae.models.image_checks import check_sample_noise
 from keras_cvae.models.image_checks import check_training_data
 from keras_cvae.utils.dataset_images import first_images
+from keras_cvae.utils.finite_weights import check_finite_weights
 from keras_cvae.models import interpolation
 from keras_cvae.models.importance_weighting import importance_weighted_log_likelihood
 from keras_cvae.models.random_seeds import fold_in
@@ -367,8 +369,10 @@ class VAE(keras.Model):
         - `"onnx"`: a folder, one `<signature>.onnx` per signature. Option:
           `opset_version`.
 
-        Any other format or option raises a `ValueError`. `overwrite=False`
-        refuses to replace an existing artifact. See
+        Any other format or option raises a `ValueError`. An existing file or
+        folder at `filepath` is refused (a `FileExistsError`) unless
+        `overwrite=True`, and a model whose weights are not all finite is
+        refused before anything is written. See
         `keras_cvae.export.export_for_keras`.
 
         Returns:
@@ -396,6 +400,14 @@ class VAE(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras's `fit`, after checking its arguments; stops at a NaN or infinite loss, with a warning.
+
+        Every batch is checked in the graph, at no host round trip: a batch
+        whose loss is NaN or infinite (a NaN or infinite image, an overflow)
+        changes no weight. Its optimizer step is skipped and BatchNorm's
+        moving statistics, updated by its forward pass, are put back; `fit`
+        then stops at that batch (`keras.callbacks.TerminateOnNaN`) with a
+        `RuntimeWarning`, and the model keeps the weights of the last batch
+        with a finite loss.
 
         The images `x` (and those of `validation_data`) are checked as
         `keras_cvae.datasets.validate_images` does (a dataset on its element
@@ -459,6 +471,9 @@ class VAE(keras.Model):
 
     def train_step(self, data):
         images, sample_weight = _images_and_weights(data)
+        # BatchNorm's moving statistics change in the forward pass: kept to undo it.
+        statistics = _statistics(self)
+        kept = [tf.identity(variable.value) for variable in statistics]
         with tf.GradientTape() as tape:
             terms = self._terms(images, self._noise(ops.shape(images)[0]), training=True)
             loss = self._objective(terms, training=True, sample_weight=sample_weight)
@@ -468,7 +483,14 @@ class VAE(keras.Model):
             # and Keras sums the replicas' gradients: divide by the replica count.
             scaled_loss = self.optimizer.scale_loss(loss / num_replicas())
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
+        # A batch with a non-finite loss changes nothing (checked in the graph:
+        # the loss is the global batch's, the same on every replica).
+        replica_cond(
+            ops.isfinite(loss),
+            lambda gradients, kept: self.optimizer.apply(gradients, self.trainable_weights),
+            lambda gradients, kept: _restore(statistics, kept),
+            args=(gradients, kept),
+        )
         return self._update_metrics(loss, terms, sample_weight)
 
     def test_step(self, data):
@@ -564,6 +586,16 @@ class VAE(keras.Model):
         """`ε ~ N(0, I)` `(batch, Z)`, this replica's rows of one draw for the global batch."""
         return global_batch_noise(batch, self.latent_dim, self._seed(seed, per_replica=False))
 
+    def save(self, filepath, *args, **kwargs):
+        """Keras's `save`; a `ValueError` naming the first NaN or infinite weight, before writing.
+
+        A model whose weights are not all finite (a run that diverged) is
+        refused (`keras_cvae.utils.finite_weights`), and an existing file at
+        `filepath` is left as it is.
+        """
+        check_finite_weights(self, f"Refusing to save the model to {filepath}")
+        return super().save(filepath, *args, **kwargs)
+
     # === Presets (keras_cvae.zoo: below the models, it never imports them) ===
 
     @classmethod
@@ -594,9 +626,14 @@ class VAE(keras.Model):
             directory: str. The preset folder to create.
             metadata: dict. Extra fields for `metadata.json` (dataset, metrics,
                 training). Defaults to `None`.
-            overwrite: bool. Replace an existing `directory`. Defaults to `False`.
+            overwrite: bool. Replace an existing `directory`, if it holds only
+                files `save_to_preset` wrote, unchanged (their SHA-256 is in its
+                `metadata.json`); anything else is refused, naming it.
+                Defaults to `False`.
             include_weights: bool. `False` writes an architecture-only preset.
-                Defaults to `True`.
+                Defaults to `True`. Weights that are not all finite are
+                refused, naming the first such variable, before anything is
+                written.
 
         Returns:
             The `metadata.json` contents, as a dict.
@@ -686,6 +723,16 @@ def _images_and_weights(data):
     return data, None
 
 
+def _statistics(model):
+    """The float variables that training changes outside the optimizer: BatchNorm's moving statistics."""
+    return [v for v in model.non_trainable_variables if v.dtype.startswith("float")]
+
+
+def _restore(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
 def _example_weights(sample_weight):
     """A batch's sample weights, `(B,)` or `(B, 1)`, as float32 `(B,)`."""
     return ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
@@ -722,8 +769,10 @@ def _warn_if_diverged(history):
     stopped = getattr(history.model, "stop_training", False) if history else False
     if stopped and losses and not math.isfinite(losses[-1]):
         warnings.warn(
-            f"Training stopped in epoch {len(losses)}: the loss is {losses[-1]}. Check that the "
-            "images are in [0, 1] and finite, and try a lower learning rate.",
+            f"Training stopped in epoch {len(losses)}: the loss is {losses[-1]}. The batch with "
+            "the non-finite loss changed no weight: the model has the weights of the last batch "
+            "with a finite loss. Check that the images are in [0, 1] and finite, and try a lower "
+            "learning rate.",
             RuntimeWarning,
             stacklevel=3,
         )

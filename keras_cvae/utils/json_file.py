@@ -16,6 +16,8 @@ Example:
 
 import json
 import math
+import os
+import stat
 
 from keras_cvae.utils.atomic_write import atomic_write_bytes
 
@@ -33,8 +35,40 @@ def write_json(path, value, overwrite=True):
     atomic_write_bytes(path, to_json(value).encode(), overwrite=overwrite)
 
 
+def check_regular_file(path, what="file"):
+    """Raises a ValueError unless `path` is (or links to) a regular file; reads nothing.
+
+    A FIFO, a device such as `/dev/zero` or a folder would block or never
+    end a read: it is refused from `os.stat` alone. A missing `path` passes
+    (the reader reports it).
+
+    Example:
+
+    >>> check_regular_file("/dev/zero", "weights file")
+    Traceback (most recent call last):
+        ...
+    ValueError: The weights file /dev/zero is not a regular file (it is a character device): refusing to read it.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError(f"The {what} {path} is a broken link (to {os.readlink(path)}).") from None
+        return
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a character device" if stat.S_ISCHR(mode)
+                else "a block device" if stat.S_ISBLK(mode) else "a socket")
+        raise ValueError(f"The {what} {path} is not a regular file (it is {kind}): refusing "
+                         "to read it.")
+
+
 def read_json(path, what="JSON file"):
-    """The parsed contents of `path`; a ValueError naming the file if it is missing or invalid."""
+    """The parsed contents of `path`; a ValueError naming the file if it is missing or invalid.
+
+    Only a regular file is read (`check_regular_file`).
+    """
+    check_regular_file(path, what)
     try:
         with open(path) as f:
             return json.load(f)

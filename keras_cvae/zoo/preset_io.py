@@ -14,6 +14,7 @@ This module sits below the models: it never imports `keras_cvae.models`.
 import datetime
 import hashlib
 import os
+import re
 import tempfile
 
 import keras
@@ -22,8 +23,11 @@ import tensorflow as tf
 from keras_cvae.utils.atomic_write import atomic_path
 from keras_cvae.utils.atomic_write import check_destination
 from keras_cvae.utils.atomic_write import check_free_space
+from keras_cvae.utils.finite_weights import check_finite_weights
+from keras_cvae.utils.json_file import check_regular_file
 from keras_cvae.utils.json_file import read_json
 from keras_cvae.utils.json_file import write_json
+from keras_cvae.validation import check_bool
 from keras_cvae.version import __version__
 from keras_cvae.zoo import registry
 from keras_cvae.zoo.preset_lookup import CONFIG_FILE
@@ -46,7 +50,10 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     then swapped into place (`keras_cvae.utils.atomic_path`): a reader never
     sees a half-written preset, and a process killed at any instant leaves
     the previous preset or the new one. `metadata.json` lists the files
-    written (`files`). A full disk raises an `OSError` ("No space left on
+    written (`files`) and their SHA-256 sums (`file_sha256`). A model whose
+    weights are not all finite is refused before anything is written (a
+    `ValueError` naming the first such variable). A full disk raises an
+    `OSError` ("No space left on
     device") and leaves the previous preset as it was.
 
     Args:
@@ -54,10 +61,10 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
         directory: str. The preset folder to create.
         metadata: dict. Extra fields for `metadata.json`, e.g. `dataset`,
             `metrics`, `training` (command, seed, time). Defaults to `None`.
-        overwrite: bool. Replace an existing `directory`, if it is empty or a
-            preset folder written by `save_to_preset` holding nothing else
+        overwrite: bool. Replace an existing `directory`, if it is empty or
+            holds only files `save_to_preset` wrote, unchanged
             (`not_written_by_save_to_preset`); any other folder is refused
-            with a `FileExistsError`. Defaults to `False`.
+            with a `FileExistsError` naming what it holds. Defaults to `False`.
         include_weights: bool. Write `model.weights.h5`; `False` writes an
             architecture-only preset. Defaults to `True`.
         files: dict. Extra files, name → `bytes` or `str` (a model card,
@@ -80,11 +87,15 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
     """
     if keras.saving.get_registered_name(type(model)) != _EXPECTED_CLASS:
         raise ValueError(f"Expected a `keras_cvae.VAE`. Received: model={model!r}")
+    check_bool("overwrite", overwrite)
+    check_bool("include_weights", include_weights)
     files = files or {}
     for file_name in files:
         if os.path.basename(file_name) != file_name or file_name in _CORE_FILES:
             raise ValueError(f"Invalid extra preset file name. Received: {file_name!r}")
     check_preset_directory(directory, overwrite)  # before the weights are written
+    if include_weights:
+        check_finite_weights(model, f"Refusing to write the preset folder {directory}")
     with atomic_path(directory, overwrite=overwrite, is_dir=True,
                      owned=not_written_by_save_to_preset) as staging:
         write_json(os.path.join(staging, CONFIG_FILE), _architecture(model))
@@ -111,10 +122,13 @@ def save_to_preset(model, directory, metadata=None, overwrite=False, include_wei
             }
         else:
             contents["weights"] = None
-        write_json(os.path.join(staging, METADATA_FILE), contents)
         for file_name, data in files.items():
             with open(os.path.join(staging, file_name), "wb") as f:
                 f.write(data.encode() if isinstance(data, str) else data)
+        # What `overwrite=True` may replace later: these files, unchanged.
+        contents["file_sha256"] = {name: sha256(os.path.join(staging, name))
+                                   for name in contents["files"] if name != METADATA_FILE}
+        write_json(os.path.join(staging, METADATA_FILE), contents)
     return contents
 
 
@@ -136,13 +150,15 @@ def check_preset_directory(directory, overwrite=False):
 
 
 def not_written_by_save_to_preset(directory):
-    """`None` if `save_to_preset` wrote the folder `directory` and nothing was added, else why not.
+    """`None` if `save_to_preset` wrote every file in the folder `directory`, unchanged; else why not.
 
     `save_to_preset(..., overwrite=True)` replaces only such a folder (or an
     empty one): its `metadata.json` is the project's (it has
-    `keras_cvae_version`) and every entry is a file listed in its `files`
-    (presets written before that list: the preset's own files, `README.md`
-    and `.png` images).
+    `keras_cvae_version`), and every other entry is a regular file whose
+    SHA-256 it records (`file_sha256`, or `weights` for `model.weights.h5`),
+    or, in presets written before those sums were recorded, that its `files`
+    list names. In a folder whose `metadata.json` has neither, only weights
+    matching their recorded SHA-256 are the project's: the rest is the user's.
 
     Example:
 
@@ -161,22 +177,38 @@ def not_written_by_save_to_preset(directory):
     if not isinstance(metadata, dict) or "keras_cvae_version" not in metadata:
         return (f"it is not a keras_cvae preset folder (no {METADATA_FILE} written by "
                 "`save_to_preset`)")
-    listed = metadata.get("files")
-    foreign = sorted(
-        name for name in os.listdir(directory)
-        if os.path.islink(os.path.join(directory, name))
-        or not os.path.isfile(os.path.join(directory, name))
-        or not (name in listed if isinstance(listed, list) else _legacy_preset_file(name))
-    )
+    recorded = _recorded_sha256(metadata)
+    listed = metadata.get("files") if isinstance(metadata.get("files"), list) else []
+    foreign = sorted(name for name in os.listdir(directory)
+                     if not _written(os.path.join(directory, name), recorded, listed))
     if foreign:
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-        return f"it holds {', '.join(foreign[:3])}{more}, which `save_to_preset` did not write"
+        return (f"it holds {', '.join(foreign[:3])}{more}, which `save_to_preset` did not "
+                f"write, or which changed since ({METADATA_FILE} records no such file with "
+                "this SHA-256)")
     return None
 
 
-def _legacy_preset_file(name):
-    """Whether a preset written before `metadata.json` listed its files may hold `name`."""
-    return name in _CORE_FILES or name == "README.md" or name.endswith(".png")
+def _recorded_sha256(metadata):
+    """`{file name: SHA-256}` that a preset's `metadata.json` records."""
+    recorded = metadata.get("file_sha256")
+    recorded = dict(recorded) if isinstance(recorded, dict) else {}
+    weights = metadata.get("weights")
+    if isinstance(weights, dict) and isinstance(weights.get("sha256"), str):
+        recorded.setdefault(WEIGHTS_FILE, weights["sha256"])
+    return recorded
+
+
+def _written(path, recorded, listed):
+    """Whether `save_to_preset` wrote the preset entry `path` as it is now."""
+    name = os.path.basename(path)
+    if os.path.islink(path) or not os.path.isfile(path):
+        return False
+    if name == METADATA_FILE:
+        return True
+    if name in recorded:
+        return sha256(path) == recorded[name]
+    return name in listed
 
 
 def load_preset(cls, preset, load_weights=True):
@@ -190,19 +222,29 @@ def load_preset(cls, preset, load_weights=True):
             folder written by `save_to_preset`.
         load_weights: bool. Load the pretrained weights; `False` gives the
             architecture, freshly initialised. Defaults to `True`.
+
+    Every problem of the folder is a one-line `ValueError` naming the file
+    (and the key, where there is one): a `config.json` that is not a valid
+    VAE, a `metadata.json` whose `weights` entry is malformed, weights that
+    do not match their SHA-256 or the architecture, are not a regular file,
+    or are not all finite.
     """
+    load_weights = check_bool("load_weights", load_weights)
     directory = resolve_preset(preset)
     config = read_config(directory)
     metadata = read_metadata(directory)
-    if not isinstance(config, dict) or config.get("registered_name", config.get("class_name")) not in (
+    config_path = os.path.join(directory, CONFIG_FILE)
+    if config.get("registered_name", config.get("class_name")) not in (
         _EXPECTED_CLASS, "VAE"
-    ) or "config" not in config:
+    ) or not isinstance(config.get("config"), dict):
         raise ValueError(
-            f"{os.path.join(directory, CONFIG_FILE)} is not a serialized `keras_cvae.VAE` "
-            f"(expected registered_name {_EXPECTED_CLASS!r}). Received: "
-            f"{str(config)[:200]}"
+            f"{config_path} is not a serialized `keras_cvae.VAE` (expected registered_name "
+            f"{_EXPECTED_CLASS!r} and a `config` object). Received: {str(config)[:200]}"
         )
-    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as error:  # Keras nests the cause in a message of thousands of characters
+        raise ValueError(_config_error(config_path, config, error)) from error
     if not isinstance(model, cls):
         raise ValueError(
             f"{directory}: config.json describes a {type(model).__name__}, not a {cls.__name__}."
@@ -212,9 +254,42 @@ def load_preset(cls, preset, load_weights=True):
     return model
 
 
+def _config_error(path, config, error):
+    """One line for a `config.json` Keras cannot deserialize: the file, the key, the cause."""
+    message = str(error)
+    while "Exception encountered: " in message:  # Keras's wrapping, innermost last
+        message = message.rsplit("Exception encountered: ", 1)[1]
+    message = " ".join(message.split())
+    name = re.search(r"argument `(\w+)`|arguments passed to \w+: \{'(\w+)'|argument: '(\w+)'",
+                     message)
+    key = None
+    if name:
+        name = next(group for group in name.groups() if group)
+        received = re.search(rf"Received: {name}=(.*)$", message)
+        paths = _key_paths(config, name)
+        matching = [p for p, value in paths if received and repr(value) == received[1]]
+        key = (matching or [p for p, _ in paths] or [None])[0]
+    where = f" (key `{key}`)" if key else ""
+    return f"{path} does not describe a valid `keras_cvae.VAE`{where}: {message[:500]}"
+
+
+def _key_paths(config, name, prefix=""):
+    """`[(dotted path, value)]` of every key `name` in the nested dicts of `config`."""
+    found = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == name:
+                found.append((path, value))
+            found += _key_paths(value, name, path)
+    return found
+
+
 def _load_checked_weights(model, directory, metadata, preset):
+    """Loads the weights after checking them: `metadata` is `read_metadata`'s (checked) dict."""
     weights_path = os.path.join(directory, WEIGHTS_FILE)
-    if not metadata.get("weights") or not os.path.exists(weights_path):
+    expected = (metadata.get("weights") or {}).get("sha256")
+    if expected is None or not os.path.lexists(weights_path):
         hint = ""
         if preset in registry.PRESETS:
             hint = (
@@ -223,7 +298,7 @@ def _load_checked_weights(model, directory, metadata, preset):
                 "`load_weights=False`."
             )
         raise ValueError(f"Preset {preset!r} ships no weights ({WEIGHTS_FILE} in {directory}).{hint}")
-    expected = metadata["weights"].get("sha256")
+    check_regular_file(weights_path, "weights file")  # /dev/zero or a FIFO: never read
     actual = sha256(weights_path)
     if expected != actual:
         raise ValueError(
@@ -244,6 +319,8 @@ def _load_checked_weights(model, directory, metadata, preset):
             f"{CONFIG_FILE}: expected variables such as {missing}, found {extra}."
         )
     model.load_weights(weights_path)
+    check_finite_weights(model, f"Refusing to load the preset {preset!r} ({weights_path})",
+                         "the run that wrote it diverged: retrain it, or use another preset")
 
 
 def _architecture(model):

@@ -109,3 +109,14 @@ def test_default_batchnorm_is_synchronized_under_two_replicas(runs, source, batc
             moved += bool(np.max(np.abs(one - before)) > 100 * AUTO_RTOL * scale)
     assert compared == sum(1 for key in runs if key.startswith(f"auto/{source}/two/after/"))
     assert moved > compared / 2, (moved, compared)
+
+
+def test_a_batch_with_a_nan_changes_nothing_on_either_replica(runs):
+    """`VAE.train_step` skips the step (its `cond` runs in the cross-replica context) and puts
+    back every replica's BatchNorm statistics; the NaN is in one replica's half only."""
+    with_nan = {k.split("/", 2)[2]: v for k, v in runs.items() if k.startswith("nan_batch/with_nan/")}
+    first_only = {k.split("/", 2)[2]: v for k, v in runs.items() if k.startswith("nan_batch/first_only/")}
+    assert with_nan.keys() == first_only.keys() and any("per_replica" in k for k in with_nan)
+    for name, values in with_nan.items():
+        assert np.all(np.isfinite(values)), name
+        np.testing.assert_array_equal(values, first_only[name], err_msg=name)

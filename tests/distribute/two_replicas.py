@@ -102,6 +102,26 @@ def record_auto(results, one, two, images):
                 results[f"auto/{source}/two/per_replica/{i}:{variable.path}"] = np.stack(replica_values(variable))
 
 
+def record_nan_batch(results, two, images):
+    """Two replicas, two batches of 8, a NaN in the second batch's second half (replica 1's).
+
+    The step on the second batch must change nothing, on either replica: the
+    weights and the per-replica BatchNorm statistics end as after the first
+    batch alone (`nan_batch/first_only`).
+    """
+    images = images.copy()
+    images[13, 2, 2, 0] = np.nan
+    for label, data in (("with_nan", images), ("first_only", images[:8])):
+        with two.scope():
+            vae = build("diagonal", True)
+            vae.compile(optimizer=keras.optimizers.SGD(1e-3))
+        vae.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0)
+        results.update({f"nan_batch/{label}/{k}": v for k, v in variables_of(vae).items()})
+        for i, variable in enumerate(vae.variables):
+            if "moving_" in variable.path:
+                results[f"nan_batch/{label}/per_replica/{i}"] = np.stack(replica_values(variable))
+
+
 def variables_of(vae):
     """Keyed by position and the unnumbered layer path, the same in every model."""
     return {
@@ -145,6 +165,8 @@ def main(out):
     record("unsynchronized/two/after", after)
     moving = [v for v in vae.variables if "moving_variance" in v.path][0]
     results["unsynchronized/two/moving_variance_per_replica"] = np.stack(replica_values(moving))
+
+    record_nan_batch(results, two, images)
 
     # Nobody asks for synchronized BatchNorm: five steps, by hand and from a preset.
     record_auto(results, one, two, np.random.default_rng(1).random((80, 8, 8, 1), dtype="float32"))

@@ -90,9 +90,9 @@ def test_saved_model_works_as_keras_export(vae, tmp_path, capsys):
     outputs = loaded.signatures["serving_default"](images=tf.constant(images))
     np.testing.assert_allclose(outputs["x_mean"].numpy(), expected, atol=1e-6)
 
-    export_for_keras(vae, path, verbose=False)  # replaced, as Keras's export does
-    with pytest.raises(FileExistsError, match=r"already exists"):
-        export_for_keras(vae, path, verbose=False, overwrite=False)
+    with pytest.raises(FileExistsError, match=r"already exists. Pass `overwrite=True`"):
+        export_for_keras(vae, path, verbose=False)  # unlike Keras's export: never by default
+    export_for_keras(vae, path, verbose=False, overwrite=True)
 
 
 def test_litert_is_builtin_only(tmp_path):

@@ -94,8 +94,8 @@ OVERWRITES = {
         lambda vae, p: export_saved_model(vae, p, version=1, overwrite=True), "1"
     ),
     "export_tflite": (lambda vae, p: export_tflite(vae, p / "out", overwrite=True), "out"),
-    "VAE.export": (lambda vae, p: vae.export(p / "out"), "out"),  # overwrite=True by default
-    "VAE.export onnx": (lambda vae, p: vae.export(p / "out", format="onnx"), "out"),
+    "VAE.export": (lambda vae, p: vae.export(p / "out", overwrite=True), "out"),
+    "VAE.export onnx": (lambda vae, p: vae.export(p / "out", format="onnx", overwrite=True), "out"),
 }
 
 

@@ -38,7 +38,8 @@ def test_overwrite_replaces_only_a_folder_save_to_preset_wrote(vae, tmp_path):
     (tmp_path / "file").write_text("a file")
     refused = [
         (preset, FileExistsError, r"Refusing to replace .*preset: it holds notes.txt, which "
-                                  r"`save_to_preset` did not write\. Remove it yourself"),
+                                  r"`save_to_preset` did not write, or which changed since .*\. Remove it "
+                                  r"yourself"),
         (user, FileExistsError, r"it is not a keras_cvae preset folder \(no metadata.json"),
         (tmp_path / "file", NotADirectoryError, "is a file, not a folder"),
     ]
@@ -54,17 +55,36 @@ def test_overwrite_replaces_only_a_folder_save_to_preset_wrote(vae, tmp_path):
     assert keras_cvae.VAE.from_preset(str(tmp_path / "empty"), load_weights=False).latent_dim == 4
 
 
-def test_a_preset_written_before_files_were_listed_may_be_replaced(vae, tmp_path):
+def test_a_preset_without_a_files_list_is_the_users(vae, tmp_path):
+    """An older or hand-edited preset: only what metadata.json's SHA-256 proves ours is replaced."""
     preset = tmp_path / "preset"
     save_to_preset(vae, preset, files={"samples.png": b"png", "README.md": "card"})
     metadata = json.loads((preset / "metadata.json").read_text())
-    del metadata["files"]
+    del metadata["files"], metadata["file_sha256"]
     (preset / "metadata.json").write_text(json.dumps(metadata))
-    save_to_preset(vae, preset, overwrite=True)
+    before = _contents(preset)
+    with pytest.raises(FileExistsError, match=r"it holds README.md, config.json, samples.png, "
+                                              r"which `save_to_preset` did not write"):
+        save_to_preset(vae, preset, overwrite=True)
+    assert _contents(preset) == before
+    for name in ("README.md", "config.json", "samples.png"):
+        (preset / name).unlink()
+    save_to_preset(vae, preset, overwrite=True)  # the weights match their recorded SHA-256
     assert sorted(os.listdir(preset)) == ["config.json", "metadata.json", "model.weights.h5"]
     (preset / "runs").mkdir()  # a folder is never a preset's file
     with pytest.raises(FileExistsError, match="it holds runs, which"):
         save_to_preset(vae, preset, overwrite=True)
+
+
+def test_a_file_changed_since_save_to_preset_wrote_it_is_kept(vae, tmp_path):
+    preset = tmp_path / "preset"
+    metadata = save_to_preset(vae, preset, files={"README.md": "card"})
+    assert sorted(metadata["file_sha256"]) == ["README.md", "config.json", "model.weights.h5"]
+    (preset / "README.md").write_text("the card, with my notes")
+    with pytest.raises(FileExistsError, match="it holds README.md, which `save_to_preset` did not "
+                                              "write, or which changed since"):
+        save_to_preset(vae, preset, overwrite=True)
+    assert (preset / "README.md").read_text() == "the card, with my notes"
 
 
 def test_a_full_disk_leaves_the_previous_preset(vae, tmp_path, monkeypatch):
