@@ -6,6 +6,7 @@ import math
 import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -419,6 +420,15 @@ class VAE(keras.Model):
         `array_batches`, whose pipeline shuts down at once when training
         ends. `sample_weight` (one weight ≥ 0 per image) weighs each image's
         loss: `Σ w_i · loss_i / B` per batch, as Keras weighs losses.
+
+        A decoder built with `data_init=True` (the default) that has not been
+        initialised yet starts, before the first step, at the pixel means and
+        standard deviations of the first 1024 images of `x`
+        (`GaussianDecoder.initialize_from_data`; an array's first rows, a
+        dataset's first batches). A generator or `PyDataset` gives no images
+        to start from: the decoder then starts at zero offsets. Under a
+        multi-worker strategy every worker must read the same first batches,
+        as `keras_cvae.training`'s data does.
         """
         given = _check_keras_arguments(keras.Model.fit, self, x, y, *args, **kwargs)
         check_training_data(x, self.image_shape)
@@ -446,6 +456,8 @@ class VAE(keras.Model):
         if not decoder.data_init or (decoder.built and float(decoder.data_initialized.numpy())):
             return
         images = first_images(x, DATA_INIT_IMAGES)
+        if images is not None:  # a NaN image must not spoil the start: `train_step` skips it
+            images = images[np.isfinite(images).reshape(len(images), -1).all(axis=1)]
         if images is not None and len(images) >= 2:
             if not decoder.built:
                 decoder.build((None, self.latent_dim))

@@ -75,8 +75,8 @@ class TrainingConfig:
 
     >>> from keras_cvae.training import TrainingConfig
     >>> config = TrainingConfig("digits_basic_full", epochs=5).resolved()
-    >>> config.epochs, config.seed, config.dataset
-    (5, 1, 'digits')
+    >>> config.epochs, config.learning_rate, config.dataset
+    (5, 0.001, 'digits')
     """
 
     preset: str

@@ -129,7 +129,7 @@ def architecture_summary(config):
 
     >>> from keras_cvae.zoo.preset_lookup import architecture_summary, read_config
     >>> architecture_summary(read_config("digits_bottleneck"))
-    'bottleneck ×2, C=256, D=64, k=3, Z=16, diagonal q(z|x), linear_per_pixel σ'
+    'bottleneck ×2, C=256, D=64, k=3, Z=16, diagonal q(z|x), linear_per_pixel σ, sigmoid mean'
     >>> architecture_summary(read_config("mnist5k_basic"))
     'basic ×2, C=32, k=3, Z=32, diagonal q(z|x), linear_per_pixel σ, sigmoid mean'
     >>> architecture_summary(read_config("photo_patches_bottleneck"))

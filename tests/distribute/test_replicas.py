@@ -19,9 +19,11 @@ from tests.distribute.conftest import run_script
 STEP_RTOL = 1e-4
 METRIC_RTOL = 1e-5
 # Five steps with the default BatchNorms ("auto"), of each variable's largest
-# magnitude: measured <= 1.1e-6; the same runs with each replica's own
-# statistics are off by 2e-2 (preset) to 0.2 (by hand).
-AUTO_RTOL = 1e-5
+# magnitude: measured <= 1.1e-6 by hand and up to 3e-4 on the digits_basic
+# preset (its σ(z) of about 0.001 on the empty background gives gradients near
+# 1e6, which amplify the two devices' different summation orders); the same
+# runs with each replica's own statistics are off by 2e-2 (preset) to 0.2 (by hand).
+AUTO_RTOL = 1e-3
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def test_default_batchnorm_is_synchronized_under_two_replicas(runs, source, batc
             scale = np.max(np.abs(one))
             assert np.max(np.abs(two - one)) <= AUTO_RTOL * scale, (key, np.max(np.abs(two - one)) / scale)
             compared += 1
-            moved += bool(np.max(np.abs(one - before)) > 100 * AUTO_RTOL * scale)
+            moved += bool(np.max(np.abs(one - before)) > 1e-3 * scale)
     assert compared == sum(1 for key in runs if key.startswith(f"auto/{source}/two/after/"))
     assert moved > compared / 2, (moved, compared)
 

@@ -38,7 +38,9 @@ def build(posterior="diagonal", synchronized=True, **vae_kwargs):
     conv_net = {"block": "basic", "depth": 1, "channels": 8, "synchronized": synchronized, "zero_init_last": False}
     return keras_cvae.VAE(
         keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net, posterior=posterior),
-        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net),
+        # The lecture's decoder: data-initialised heads start at zero and move no convnet weight.
+        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net, data_init=False,
+                                   mean_activation="linear"),
         seed=0,
         **vae_kwargs,
     )
@@ -60,7 +62,7 @@ def build_by_hand():
     conv_net = {"block": "basic", "depth": 1, "channels": 8, "zero_init_last": False}
     return keras_cvae.VAE(
         keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net),
-        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net),
+        keras_cvae.GaussianDecoder(image_shape=(8, 8, 1), conv_net=conv_net, data_init=False),
         seed=0,
     )
 

@@ -12,9 +12,9 @@ from keras_cvae.zoo import registry
 
 def test_left_out_fields_take_the_presets_defaults():
     config = TrainingConfig("digits_bottleneck", batch_size=32).resolved()
-    assert (config.epochs, config.batch_size, config.learning_rate) == (30, 32, 2e-3)
-    assert (config.warmup_epochs, config.seed, config.dataset) == (20, 0, "digits")
-    assert TrainingConfig("digits_basic_full").resolved().seed == 1
+    assert (config.epochs, config.batch_size, config.learning_rate) == (30, 32, 1e-3)
+    assert (config.warmup_epochs, config.seed, config.dataset) == (0, 0, "digits")
+    assert TrainingConfig("digits_basic_full").resolved().epochs == 60
 
 
 def test_the_augment_shift_defaults_to_the_presets():

@@ -117,9 +117,15 @@ def test_checking_a_new_or_foreign_folder_writes_nothing(tmp_path):
 
 
 def _pngs(folder, count, size):
-    """`count` gray PNGs of `size`x`size` in a flat folder (split by file name hash)."""
+    """`count` gray PNGs of `size`x`size` in a flat folder (split by file name hash).
+
+    A bright square on a dark ground, with noise: structure that one epoch can learn.
+    """
     os.makedirs(folder, exist_ok=True)
-    images = np.random.default_rng(0).integers(0, 256, (count, size, size, 1), np.uint8)
+    rng = np.random.default_rng(0)
+    square = np.zeros((size, size, 1))
+    square[size // 4:3 * size // 4, size // 4:3 * size // 4] = 180
+    images = (square + rng.integers(0, 60, (count, size, size, 1))).astype(np.uint8)
     for i, image in enumerate(images):
         tf.io.write_file(os.path.join(folder, f"{i:03d}.png"), tf.io.encode_png(image))
     return str(folder)
