@@ -42,6 +42,8 @@ def main():
     parser.add_argument("--learning-rates", default="1e-3")
     parser.add_argument("--epochs", type=int, default=None, help="default: the preset's")
     parser.add_argument("--iw-samples", type=int, default=100)
+    parser.add_argument("--decoder", default="{}", help="library mode: GaussianDecoder options "
+                        "as JSON, e.g. '{\"data_init\": false}' (default: none, the defaults)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default="bench_robustness.jsonl")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a run's JSON arguments: run it
@@ -56,7 +58,8 @@ def main():
     dataset = args.dataset or entry["dataset"]
     epochs = args.epochs or entry["training"]["epochs"]
     runs = [{"mode": args.mode, "preset": preset, "dataset": dataset, "epochs": epochs,
-             "seed": seed, "learning_rate": rate, "iw_samples": args.iw_samples}
+             "seed": seed, "learning_rate": rate, "iw_samples": args.iw_samples,
+             "decoder": json.loads(args.decoder)}
             for rate in _floats(args.learning_rates) for seed in _ints(args.seeds)]
     done = [_key(result) for result in _read(args.results)]
     todo = [run for run in runs if _key(run) not in done]
@@ -90,7 +93,8 @@ def run_one(run):
     encoder, decoder = preset.encoder, preset.decoder
     vae = keras_cvae.VAE(
         keras_cvae.GaussianEncoder(encoder.latent_dim, encoder.conv_net.get_config()),
-        keras_cvae.GaussianDecoder(decoder.image_shape, decoder.conv_net.get_config()))
+        keras_cvae.GaussianDecoder(decoder.image_shape, decoder.conv_net.get_config(),
+                                   **run.get("decoder", {})))
     vae.compile(optimizer=keras.optimizers.Adam(run["learning_rate"]))
     load = keras_cvae.datasets.load
     train_images = load(run["dataset"], "train", batch_size=64, dequantize=True, shuffle=True,
@@ -108,13 +112,14 @@ def print_table(results):
     """One row per (mode, preset, learning rate): bits/dim per seed, spread, minutes."""
     rows = {}
     for result in results:
-        key = (result["mode"], result["preset"], result["epochs"], result["learning_rate"])
+        key = (result["mode"], result["preset"], result["epochs"], result["learning_rate"],
+               json.dumps(result.get("decoder") or {}))
         rows.setdefault(key, []).append(result)
     seeds = sorted({r["seed"] for r in results})
-    print("| mode | preset | epochs | learning rate | prior | "
+    print("| mode | preset | epochs | learning rate | decoder | prior | "
           + " | ".join(f"seed {s}" for s in seeds) + " | spread | minutes |")
-    print("|---" * (len(seeds) + 7) + "|")
-    for (mode, preset, epochs, rate), runs in sorted(rows.items()):
+    print("|---" * (len(seeds) + 8) + "|")
+    for (mode, preset, epochs, rate, decoder), runs in sorted(rows.items()):
         by_seed = {r["seed"]: r for r in runs}
         minutes = sum(r["minutes"] for r in runs) / len(runs)
         for prior, field in (("fitted", "bits_per_dim"), ("N(0, I)", "standard_bits_per_dim")):
@@ -124,7 +129,8 @@ def print_table(results):
                 continue
             cells = " | ".join("" if v is None else f"{v:.3f}" for v in values)
             spread = max(present) - min(present)
-            print(f"| {mode} | {preset} | {epochs} | {rate:g} | {prior} | {cells} | "
+            decoder = "defaults" if decoder == "{}" else decoder.replace("|", "\\|")
+            print(f"| {mode} | {preset} | {epochs} | {rate:g} | {decoder} | {prior} | {cells} | "
                   f"{spread:.3f} | {minutes:.1f} |")
 
 
@@ -153,8 +159,8 @@ def _run_all(runs, jobs, results_path):
 
 
 def _key(run):
-    return tuple(run[k] for k in ("mode", "preset", "dataset", "epochs", "seed", "learning_rate",
-                                  "iw_samples"))
+    return (*(run[k] for k in ("mode", "preset", "dataset", "epochs", "seed", "learning_rate",
+                               "iw_samples")), json.dumps(run.get("decoder") or {}))
 
 
 def _read(path):
