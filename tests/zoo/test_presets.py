@@ -264,3 +264,12 @@ def test_recorded_dataset_reads_a_name_or_a_record(metadata, expected):
 
     assert recorded_dataset(metadata) == expected
     assert recorded_dataset(keras_cvae.zoo.read_metadata("digits_basic")) == "digits"
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_shipped_files_match_their_recorded_sha256(name):
+    """A shipped preset's `file_sha256` proves its files are the project's (what overwrite trusts)."""
+    folder = registry.preset_directory(name)
+    recorded = preset_lookup.read_metadata(name).get("file_sha256", {})
+    for file_name, digest in recorded.items():
+        assert sha256(os.path.join(folder, file_name)) == digest, (name, file_name)
