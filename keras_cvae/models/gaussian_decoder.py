@@ -7,6 +7,7 @@ from keras import ops
 from keras_cvae import validation
 from keras_cvae.layers import PaddedConv
 from keras_cvae.models.conv_net_config import as_conv_net
+from keras_cvae.utils.image_validation import validate_images
 
 # Codes are clipped to [-CODE_LIMIT, CODE_LIMIT] per coordinate: far beyond
 # where any prior or posterior puts mass (N(0, 1) has density e^-5e7 there),
@@ -215,6 +216,7 @@ class GaussianDecoder(keras.layers.Layer):
                 or len(images) < 2:
             raise validation.invalid(
                 "images", f"at least 2 images of shape {self.image_shape}", images.shape)
+        validate_images(images, self.image_shape, name="images")  # finite, in [0, 1]
         if not self.built:
             raise ValueError("initialize_from_data needs a built decoder: call it on a batch of "
                              "codes first (`VAE.fit` builds it).")

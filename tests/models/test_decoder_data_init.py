@@ -105,6 +105,9 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"`images`.*at least 2 images of shape \(8, 8, 1\).*"
                                          r"Received: images=\(5, 4, 4, 1\)"):
         decoder.initialize_from_data(np.zeros((5, 4, 4, 1)))
+    with pytest.raises(ValueError, match=r"`images`.*Received"):
+        decoder.initialize_from_data(np.full((5, 8, 8, 1), np.nan))  # a NaN start would spoil every step
+    assert not float(decoder.data_initialized.numpy())
     lecture = keras_cvae.GaussianDecoder((8, 8, 1), CONV_NET, data_init=False)
     lecture.build((None, 3))
     with pytest.raises(ValueError, match="data_init=True"):
