@@ -40,7 +40,7 @@ class BasicBlock(ResidualBlock):
             layer.build(input_shape)
 
     def branch(self, inputs, training=None):
-        u = ops.relu(self.bn1(self.conv1(inputs), training=training))
+        u = ops.relu(self._conv_bn(self.conv1, self.bn1, inputs, training))
         if self.dropout is not None:
             u = self.dropout(u, training=training)
-        return self.bn2(self.conv2(u), training=training)
+        return self._conv_bn(self.conv2, self.bn2, u, training)

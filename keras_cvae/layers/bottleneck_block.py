@@ -54,11 +54,11 @@ class BottleneckBlock(ResidualBlock):
         self.bn3.build(input_shape)
 
     def branch(self, inputs, training=None):
-        u = ops.relu(self.bn1(self.conv1(inputs), training=training))
-        v = ops.relu(self.bn2(self.conv2(u), training=training))
+        u = ops.relu(self._conv_bn(self.conv1, self.bn1, inputs, training))
+        v = ops.relu(self._conv_bn(self.conv2, self.bn2, u, training))
         if self.dropout is not None:
             v = self.dropout(v, training=training)
-        return self.bn3(self.conv3(v), training=training)
+        return self._conv_bn(self.conv3, self.bn3, v, training)
 
     def get_config(self):
         return {**super().get_config(), "bottleneck_channels": self.bottleneck_channels}

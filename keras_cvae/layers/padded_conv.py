@@ -169,11 +169,7 @@ def padded_convolution(inputs, kernel, paddings):
         paddings: `(before, after)` per spatial axis, summing to `k - 1`.
     """
     rank = len(paddings)
-    # Odd kernels pad symmetrically, which is exactly "SAME": no padded copy.
-    padding = "SAME" if all(before == after for before, after in paddings) else "VALID"
-
-    def pad(values, pads):
-        return values if padding == "SAME" else tf.pad(values, [(0, 0), *pads, (0, 0)])
+    padding, pad = _padding_of(paddings)
 
     @tf.custom_gradient
     def forward(inputs, kernel):
@@ -191,6 +187,30 @@ def padded_convolution(inputs, kernel, paddings):
 
     # Read a variable kernel outside: its gradient flows through the read.
     return forward(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+
+
+def inference_padded_convolution(inputs, kernel, paddings):
+    """`conv(Pad(x), W)` as plain TensorFlow ops, differentiated by TensorFlow.
+
+    The same values as `padded_convolution`; without its custom gradient
+    (which wraps the result in an `IdentityN`), TensorFlow's graph optimizer
+    fuses the convolution with a bias add, a residual add and a ReLU that
+    follow it into one CPU kernel. The residual blocks use it at inference,
+    with BatchNorm folded into the kernel.
+    """
+    padding, pad = _padding_of(paddings)
+    return tf.nn.convolution(pad(tf.convert_to_tensor(inputs), paddings), kernel, padding=padding)
+
+
+def _padding_of(paddings):
+    """TensorFlow's `padding` for the lecture's `paddings`, and the function padding a tensor."""
+    # Odd kernels pad symmetrically, which is exactly "SAME": no padded copy.
+    padding = "SAME" if all(before == after for before, after in paddings) else "VALID"
+
+    def pad(values, pads):
+        return values if padding == "SAME" else tf.pad(values, [(0, 0), *pads, (0, 0)])
+
+    return padding, pad
 
 
 # TensorFlow's kernel-gradient op per number of spatial axes (1-d runs as 2-d).

@@ -1,11 +1,16 @@
 """The part every residual block shares: arguments, sub-layer factories, checks."""
 
+import contextlib
+
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_cvae.layers.fused_batch_normalization import FusedBatchNormalization
 from keras_cvae.layers.fused_batch_normalization import check_synchronized
 from keras_cvae.layers.padded_conv import PaddedConv
+from keras_cvae.layers.padded_conv import inference_padded_convolution
+from keras_cvae.layers.padded_conv import lecture_padding
 from keras_cvae.validation import check_non_negative
 from keras_cvae.validation import check_number
 from keras_cvae.validation import check_positive_int
@@ -121,6 +126,28 @@ class ResidualBlock(keras.layers.Layer):
 
     # === The residual computation ===
 
+    def _conv_bn(self, conv, batchnorm, inputs, training=None):
+        """`batchnorm(conv(inputs))`; outside training one convolution with BatchNorm folded in.
+
+        In training BatchNorm normalises with the batch's statistics and the
+        two layers run as they are. Otherwise (inference, or a frozen
+        BatchNorm) it is the affine map `γ (y − μ) / √(σ² + ε) + β` of its
+        stored statistics, which folds into the convolution: kernel
+        `W γ / √(σ² + ε)`, bias `β − μ γ / √(σ² + ε)`. TensorFlow's CPU
+        kernels then run the convolution, the bias, the ReLU (and the
+        residual add) that follow as one operation. Same values to float32
+        rounding.
+        """
+        if (training and batchnorm.trainable) or not _folding[0]:
+            return batchnorm(conv(inputs), training=training)
+        scale = ops.cast(batchnorm.gamma, "float32") * ops.rsqrt(
+            ops.cast(batchnorm.moving_variance, "float32") + batchnorm.epsilon)
+        kernel = ops.cast(conv.kernel, "float32") * scale
+        bias = ops.cast(batchnorm.beta, "float32") - ops.cast(batchnorm.moving_mean, "float32") * scale
+        outputs = inference_padded_convolution(
+            inputs, ops.cast(kernel, inputs.dtype), [lecture_padding(k) for k in conv.kernel_size])
+        return tf.nn.bias_add(outputs, ops.cast(bias, inputs.dtype))
+
     def branch(self, inputs, training=None):
         """`F(x)`, the residual that the block adds to its input: each subclass defines it."""
         raise NotImplementedError(
@@ -169,6 +196,23 @@ class ResidualBlock(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         return super().from_config(config_with_auto_synchronization(config))
+
+
+_folding = [True]  # False inside `batchnorm_layers_called()`
+
+
+@contextlib.contextmanager
+def batchnorm_layers_called():
+    """Within it, the blocks call their BatchNorm layers at inference too, without folding.
+
+    For code that intercepts a BatchNorm layer's call to see its inputs (as
+    `recalibrate_batchnorm` does); functions traced inside keep it.
+    """
+    _folding[0] = False
+    try:
+        yield
+    finally:
+        _folding[0] = True
 
 
 def synchronized_config(synchronized):

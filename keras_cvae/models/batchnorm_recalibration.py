@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_cvae.layers.residual_block import batchnorm_layers_called
 from keras_cvae.models.vae import VAE
 from keras_cvae.models.image_checks import image_batches
 from keras_cvae.utils.dataset_images import images_only
@@ -96,6 +97,8 @@ class _Capture:
         self.inputs = {}
 
     def __enter__(self):
+        self._unfolded = batchnorm_layers_called()  # the residual blocks call them too
+        self._unfolded.__enter__()
         for layer in self.layers:
             original = layer.call
 
@@ -109,6 +112,7 @@ class _Capture:
     def __exit__(self, *exc):
         for layer in self.layers:
             object.__delattr__(layer, "call")
+        self._unfolded.__exit__(*exc)
 
 
 def _batchnorms(model):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_cvae import layers
+from keras_cvae.layers.residual_block import batchnorm_layers_called
 from tests.helpers import assert_config_mirrors_init
 from tests.helpers import run_layer_test
 from tests.layers.test_padded_conv import lecture_conv
@@ -93,6 +94,26 @@ def test_batchnorm_training_vs_inference():
     # The whole block: training and inference differ on an off-statistics batch.
     inference = keras.ops.convert_to_numpy(block(x + 1, training=False))
     assert not np.allclose(block(x + 1, training=True), inference, atol=1e-3)
+
+
+@pytest.mark.parametrize("rank,kernel_size", [(1, 3), (2, 2), (2, 3), (3, 3)])
+@pytest.mark.parametrize("cls", [layers.BasicBlock, layers.BottleneckBlock])
+def test_inference_folds_batchnorm_into_the_convolution_with_the_same_values(cls, rank, kernel_size):
+    block = cls(8, kernel_size=kernel_size, rank=rank, zero_init_last=False, batchnorm_momentum=0.0)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(4, *[5] * rank, 8)).astype("float32")
+    block(3.0 * x + 1.0, training=True)  # moving statistics far from (0, 1)
+    for batchnorm in (b for b in block._flatten_layers() if isinstance(b, keras.layers.BatchNormalization)):
+        batchnorm.gamma.assign(rng.uniform(0.5, 2, batchnorm.gamma.shape))
+        batchnorm.beta.assign(rng.normal(size=batchnorm.beta.shape))
+    folded = keras.ops.convert_to_numpy(block(x, training=False))
+    with batchnorm_layers_called():  # each convolution, then its BatchNorm layer
+        unfolded = keras.ops.convert_to_numpy(block(x, training=False))
+    np.testing.assert_allclose(folded, unfolded, rtol=1e-5, atol=1e-5)
+    assert np.abs(unfolded).max() > 0.1
+    # A frozen BatchNorm normalises with its stored statistics in training too: folded as well.
+    block.trainable = False
+    np.testing.assert_allclose(block(x, training=True), unfolded, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
