@@ -10,7 +10,6 @@ from keras_cvae.layers.fused_batch_normalization import FusedBatchNormalization
 from keras_cvae.layers.fused_batch_normalization import check_synchronized
 from keras_cvae.layers.padded_conv import PaddedConv
 from keras_cvae.layers.padded_conv import inference_padded_convolution
-from keras_cvae.layers.padded_conv import lecture_padding
 from keras_cvae.validation import check_non_negative
 from keras_cvae.validation import check_number
 from keras_cvae.validation import check_positive_int
@@ -138,14 +137,13 @@ class ResidualBlock(keras.layers.Layer):
         residual add) that follow as one operation. Same values to float32
         rounding.
         """
-        if (training and batchnorm.trainable) or not _folding[0]:
+        if (training and batchnorm.trainable) or not _folding:
             return batchnorm(conv(inputs), training=training)
         scale = ops.cast(batchnorm.gamma, "float32") * ops.rsqrt(
             ops.cast(batchnorm.moving_variance, "float32") + batchnorm.epsilon)
         kernel = ops.cast(conv.kernel, "float32") * scale
         bias = ops.cast(batchnorm.beta, "float32") - ops.cast(batchnorm.moving_mean, "float32") * scale
-        outputs = inference_padded_convolution(
-            inputs, ops.cast(kernel, inputs.dtype), [lecture_padding(k) for k in conv.kernel_size])
+        outputs = inference_padded_convolution(inputs, ops.cast(kernel, inputs.dtype), conv._paddings)
         return tf.nn.bias_add(outputs, ops.cast(bias, inputs.dtype))
 
     def branch(self, inputs, training=None):
@@ -198,7 +196,7 @@ class ResidualBlock(keras.layers.Layer):
         return super().from_config(config_with_auto_synchronization(config))
 
 
-_folding = [True]  # False inside `batchnorm_layers_called()`
+_folding = True  # False inside `batchnorm_layers_called()`
 
 
 @contextlib.contextmanager
@@ -208,11 +206,12 @@ def batchnorm_layers_called():
     For code that intercepts a BatchNorm layer's call to see its inputs (as
     `recalibrate_batchnorm` does); functions traced inside keep it.
     """
-    _folding[0] = False
+    global _folding
+    outer, _folding = _folding, False
     try:
         yield
     finally:
-        _folding[0] = True
+        _folding = outer  # nested uses leave it off until the outermost ends
 
 
 def synchronized_config(synchronized):
