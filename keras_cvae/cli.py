@@ -280,9 +280,10 @@ def _training_command(argv):
 def train(args):
     from keras_cvae import training
     from keras_cvae.training import run_folder
+    from keras_cvae.training.training_config import DEFAULT_PRESET
 
-    name = os.path.basename(os.path.normpath(args.preset))
-    run_dir = args.out or os.path.join("runs", name)
+    named = args.preset or args.dataset or DEFAULT_PRESET
+    run_dir = args.out or os.path.join("runs", os.path.basename(os.path.normpath(named)))
     preset_dir = args.preset_dir or os.path.join(run_dir, "preset")
     # The lecture's hyper-parameters; the KL warm-up comes in epochs (--warmup), not steps.
     overrides = {key: getattr(args, key) for key in training.OVERRIDES
@@ -372,12 +373,16 @@ def build_parser():
 
 
 def _add_train_arguments(sub):
-    sub.add_argument("--preset", default="digits_basic",
+    sub.add_argument("--preset", default=None,
                      help="registered name or preset folder: the architecture, trained from scratch "
-                          "(default: digits_basic)")
+                          "and built for the dataset's image size and channels (default: the "
+                          "dataset's preset; for a folder, mnist5k_basic's network for grayscale "
+                          "images, photo_patches_bottleneck's for colour; without --dataset, "
+                          "digits_basic)")
     sub.add_argument("--dataset", default=None,
                      help="an embedded dataset (digits, mnist5k, photo_patches), a prepared TFDS "
-                          "name, or a folder of images (default: the preset's)")
+                          "name, or a folder of images, trained at its own size (default: the "
+                          "preset's)")
     _add_image_source_arguments(sub)
     sub.add_argument("--epochs", type=_positive_int, default=None,
                      help="passes over the training split (default: the preset's; 40 for "
@@ -434,9 +439,11 @@ def _add_image_source_arguments(sub):
     """`--data-dir` and `--resize`: where datasets are prepared, and what to do with other sizes."""
     sub.add_argument("--data-dir", default=None, metavar="DIR", help=_DATA_DIR_HELP)
     sub.add_argument("--resize", action=argparse.BooleanOptionalAction, default=None,
-                     help="center-crop and resize images of another size to the preset's input "
-                          "size; without it they are refused, naming the sizes (default: as the "
-                          "preset was trained: no, except for celeba64_basic)")
+                     help="center-crop and resize the images to the preset's input size and "
+                          "channels; without it `train` builds the preset's network for the "
+                          "images' own size and the other commands refuse another size, naming "
+                          "both (default: as the preset was trained: no, except for "
+                          "celeba64_basic)")
 
 
 def _add_data_arguments(sub):

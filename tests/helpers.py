@@ -64,7 +64,7 @@ def run_layer_test(layer, input_shape, tmp_path, seed=0):
 
 def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", image_shape=(8, 8, 1),
              latent_dim=4, channels=8, depth=1, seed=0, mean_activation="linear", data_init=False,
-             **vae_kwargs):
+             outlier_probability=0.0, **vae_kwargs):
     """A few-thousand-parameter VAE for tests: the lecture's decoder unless told otherwise."""
     import keras_cvae
 
@@ -72,7 +72,8 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", image
     return keras_cvae.VAE(
         keras_cvae.GaussianEncoder(latent_dim, conv_net, posterior=posterior),
         keras_cvae.GaussianDecoder(image_shape, conv_net, decoder_scale=decoder_scale,
-                                   mean_activation=mean_activation, data_init=data_init),
+                                   mean_activation=mean_activation, data_init=data_init,
+                                   outlier_probability=outlier_probability),
         seed=seed,
         **vae_kwargs,
     )

@@ -15,7 +15,10 @@ Files are found recursively (`*.png`, `*.jpg`, `*.jpeg`, any case; class
 folders may nest, also under `train/` and `test/`; their names, the labels,
 are ignored) and read in sorted path order. Hidden files and folders (names
 starting with `.`, such as macOS's `._x.png`) are skipped. Images decode to
-8-bit (256 intensity levels); an alpha channel is dropped.
+8-bit (256 intensity levels); an alpha channel is dropped. Channels: grayscale
+if every image of the split is grayscale, else colour (grayscale images are
+converted to RGB, gray in all three channels) — a folder that mixes them
+trains as colour.
 
 Sizes: every file of the split is checked before any pipeline is built, so a
 file TensorFlow cannot read is named at once. With an `image_size`, an image of
@@ -48,8 +51,9 @@ def folder_source(directory, split, channels=None, image_size=None, resize=False
         split: str. `"train"` or `"test"`: the subfolder of that name if the
             folder has `train/` or `test/`, else the files that `split_of`
             assigns to it (about 90% and 10%).
-        channels: int or None. 1 or 3 to convert while decoding; `None`
-            keeps the first image's (grayscale -> 1, color -> 3).
+        channels: int or None. 1 or 3 to convert while decoding; `None`:
+            3 if any image of the split is in colour (RGB or RGBA; the
+            grayscale ones are converted to RGB), else 1.
         image_size: tuple or None. `(height, width)` every image must have
             (unless `resize`). `None`: the images must share one size.
         resize: bool. Accept images of any size (to be resized by the
@@ -59,8 +63,8 @@ def folder_source(directory, split, channels=None, image_size=None, resize=False
     root = os.path.abspath(os.path.expanduser(os.fspath(directory)))
     files = _split_files(root, split)
     shapes = [image_shape(path) for path in files]
-    if channels is None:
-        channels = 1 if shapes[0][-1] <= 2 else 3
+    if channels is None:  # colour if any image is (grayscale converts to RGB losslessly)
+        channels = 3 if any(shape[-1] >= 3 for shape in shapes) else 1
     height, width = _checked_size(files, shapes, root, image_size, resize)
 
     def make_dataset():
@@ -264,7 +268,8 @@ def _checked_size(files, shapes, root, image_size, resize):
     if image_size is None:
         raise ValueError(
             f"Expected images of one size in '{root}', or an `image_size` and "
-            f"resize=True to resize them. Received: '{os.path.relpath(files[0], root)}' of size "
+            f"resize=True to resize them (`keras-cvae train --resize`: to the preset's size). "
+            f"Received: '{os.path.relpath(files[0], root)}' of size "
             f"{_size(expected)} and '{path}' of size {_size(size)}{more}."
         )
     raise ValueError(

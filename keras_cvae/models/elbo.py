@@ -16,18 +16,26 @@ def _flat(x):
     return ops.reshape(ops.cast(x, "float32"), (ops.shape(x)[0], -1))
 
 
-def gaussian_nll(x, mean, scale):
-    """`-log N(x; mean, scale² I)` per example, summed over all pixels.
+def gaussian_nll(x, mean, scale, outlier_probability=0.0):
+    """`-log p(x)` per example, summed over all pixels, for a Gaussian per pixel.
 
+    With `outlier_probability=0` each pixel's density is `N(x; mean, σ²)`:
     `= D/2 log 2π + D log σ + ‖x − mean‖² / (2σ²)` when `scale` is one σ per
-    example; `scale` may also be per pixel. Shapes: `x`, `mean` `(B, ...)`,
-    `scale` broadcastable to them.
+    example; `scale` may also be per pixel. With `outlier_probability=ε > 0`
+    each pixel's density is the mixture `(1 − ε) N(x; mean, σ²) + ε U[0, 1]`
+    (`x` in [0, 1]): a pixel far from the mean costs at most `−log ε` nats
+    instead of `(x − mean)² / (2σ²)`, a pixel near it `−log(1 − ε) ≈ ε`
+    more. Computed as a `logaddexp` of the two log-densities, so neither
+    underflows. Shapes: `x`, `mean` `(B, ...)`, `scale` broadcastable to them.
     """
     x = ops.cast(x, "float32")
     mean = ops.cast(mean, "float32")
     scale = ops.broadcast_to(ops.cast(scale, "float32"), ops.shape(x))
     z = (x - mean) / scale
     per_pixel = 0.5 * ops.square(z) + ops.log(scale) + 0.5 * LOG_2PI
+    if outlier_probability:
+        per_pixel = -ops.logaddexp(math.log1p(-outlier_probability) - per_pixel,
+                                   math.log(outlier_probability))
     return ops.sum(_flat(per_pixel), axis=1)
 
 

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_cvae import validation
 from keras_cvae.layers import PaddedConv
+from keras_cvae.models import elbo
 from keras_cvae.models.conv_net_config import as_conv_net
 from keras_cvae.utils.image_validation import validate_images
 
@@ -16,7 +17,8 @@ CODE_LIMIT = 1e4
 DECODER_SCALES = ("constant", "learned", "linear", "per_pixel", "linear_per_pixel")
 MEAN_ACTIVATIONS = ("linear", "sigmoid")
 # The values that configs written without these keys were saved with.
-LEGACY_DEFAULTS = {"decoder_scale": "learned", "mean_activation": "linear", "data_init": False}
+LEGACY_DEFAULTS = {"decoder_scale": "learned", "mean_activation": "linear", "data_init": False,
+                   "outlier_probability": 0.0}
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -63,7 +65,20 @@ class GaussianDecoder(keras.layers.Layer):
     nats; and the mean's head is not zero, as a zero head passes the encoder
     no gradient at the start, while the KL term pulls `q(z|x)` onto the
     prior. The offsets are ordinary trainable weights afterwards.
-    `data_init=False` with a linear mean is the lecture's decoder exactly.
+
+    `outlier_probability=ε` (the default `1e-4`) makes each pixel's density
+    the mixture `(1 − ε) N(x; g(z), σ²) + ε U[0, 1]`: a pixel that the
+    Gaussian puts far out — a test image inking where no training image
+    does, after σ has shrunk there — costs at most `−log ε ≈ 9.2` nats
+    instead of thousands, and every other pixel `−log(1 − ε) ≈ 1e-4` nats
+    more. It is still a normalized density on [0, 1], used by the training
+    loss and by `log_likelihood` alike (`negative_log_likelihood`).
+    Sampling draws the Gaussian part, `g(z) + σ η` (a draw from the mixture
+    would replace one pixel in 1/ε by uniform noise). `ε = 0` is the
+    lecture's Gaussian.
+
+    `data_init=False`, `outlier_probability=0` with a linear mean is the
+    lecture's decoder exactly.
 
     Learned scales are `softplus(·) + min_scale` in float32. `scale` and
     `min_scale` lie in `keras_cvae.validation.SCALE_RANGE`, [1e-6, 1e6]: a
@@ -90,11 +105,14 @@ class GaussianDecoder(keras.layers.Layer):
             `"sigmoid"` (the mean in (0, 1)). Defaults to `"sigmoid"`.
         data_init: bool. Start the mean and σ at the training images' pixel
             statistics (see above). Defaults to `True`.
+        outlier_probability: float. `ε` in [0, 0.5]: the weight of the
+            uniform component of each pixel's density (see above). Defaults
+            to `1e-4`.
         **kwargs: Base `keras.layers.Layer` arguments.
 
-    A config saved without `decoder_scale`, `mean_activation` or
-    `data_init` loads with the values it was saved under (`"learned"`,
-    `"linear"`, `False`).
+    A config saved without `decoder_scale`, `mean_activation`, `data_init`
+    or `outlier_probability` loads with the values it was saved under
+    (`"learned"`, `"linear"`, `False`, `0`).
 
     Example:
 
@@ -114,6 +132,7 @@ class GaussianDecoder(keras.layers.Layer):
         min_scale=1e-3,
         mean_activation="sigmoid",
         data_init=True,
+        outlier_probability=1e-4,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -127,6 +146,8 @@ class GaussianDecoder(keras.layers.Layer):
         self.mean_activation = validation.check_choice(
             "mean_activation", mean_activation, MEAN_ACTIVATIONS)
         self.data_init = validation.check_bool("data_init", data_init)
+        self.outlier_probability = validation.check_number(
+            "outlier_probability", outlier_probability, minimum=0, maximum=0.5)
         self._features_shape = (*self.image_shape[:-1], self.conv_net.channels)
         self.f_in = keras.layers.Dense(
             math.prod(self._features_shape), dtype=self.dtype_policy, name="f_in"
@@ -274,6 +295,20 @@ class GaussianDecoder(keras.layers.Layer):
             scale = ops.reshape(ops.softplus(ops.cast(raw, "float32")) + self.min_scale, (batch, *ones))
         return mean, scale
 
+    def negative_log_likelihood(self, images, mean, scale):
+        """`−log p(x|z)` per example (nats, float32) given the decoder's outputs at `z`.
+
+        Each pixel's density is `N(x; mean, scale²)`, mixed with `U[0, 1]` at
+        weight `outlier_probability` when that is positive
+        (`keras_cvae.models.elbo.gaussian_nll`).
+
+        Args:
+            images: `(B, *image_shape)` in [0, 1].
+            mean, scale: what calling the decoder returned, `(B, *image_shape)`
+                and a `scale` broadcastable to it.
+        """
+        return elbo.gaussian_nll(images, mean, scale, self.outlier_probability)
+
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
         if self.decoder_scale in ("per_pixel", "linear_per_pixel"):
@@ -291,6 +326,7 @@ class GaussianDecoder(keras.layers.Layer):
                 "min_scale": self.min_scale,
                 "mean_activation": self.mean_activation,
                 "data_init": self.data_init,
+                "outlier_probability": self.outlier_probability,
             }
         )
         return config

@@ -50,7 +50,7 @@ def importance_weighted_log_likelihood(vae, images, num_samples, seed, chunk_siz
         z = mean[None] + elbo_terms.scale_noise(scale[None], eps, diagonal)
         z_flat = ops.reshape(z, (-1, vae.latent_dim))
         x_mean, x_scale = vae.decoder(z_flat, training=False)
-        log_px_z = -elbo_terms.gaussian_nll(tiled, x_mean, x_scale)
+        log_px_z = -vae.decoder.negative_log_likelihood(tiled, x_mean, x_scale)
         log_qz = elbo_terms.standard_normal_log_prob(ops.reshape(eps, (-1, vae.latent_dim))) - log_det
         log_weights = [log_px_z + prior.log_prob(z_flat) - log_qz for prior in priors]
         return ops.reshape(ops.stack(log_weights), (len(priors), chunk, -1))

@@ -521,7 +521,7 @@ class VAE(keras.Model):
         """
         z, mean, scale = self._posterior_sample(images, noise, training)
         x_mean, x_scale = self.decoder(z, training=training)
-        reconstruction = elbo_terms.gaussian_nll(images, x_mean, x_scale)
+        reconstruction = self.decoder.negative_log_likelihood(images, x_mean, x_scale)
         if prior is not None and not isinstance(prior, StandardNormalPrior):
             diagonal = self.encoder.posterior == "diagonal"
             log_q = elbo_terms.standard_normal_log_prob(noise) - elbo_terms.log_det(scale, diagonal)

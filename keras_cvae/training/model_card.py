@@ -78,7 +78,7 @@ def model_card(metadata, architecture):
         metadata["description"],
         "",
         "```python",
-        f'vae = keras_cvae.VAE.from_preset("{name}")',
+        f'vae = keras_cvae.VAE.from_preset("{_loadable(metadata)}")',
         "```",
         "",
         "## Architecture",
@@ -94,6 +94,11 @@ def model_card(metadata, architecture):
         *_samples_section(metadata),
     ]
     return "\n".join(lines)
+
+
+def _loadable(metadata):
+    """What `from_preset` loads this preset by: its name, or its folder if rebuilt for other images."""
+    return "path/to/this/folder" if "network_of" in metadata else metadata["preset"]
 
 
 def _fitted(metadata):

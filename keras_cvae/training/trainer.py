@@ -52,6 +52,8 @@ from keras_cvae.training.training_config import preset_defaults
 from keras_cvae.utils.image_logger import ImageLogger
 from keras_cvae.zoo.preset_io import check_preset_directory
 from keras_cvae.zoo.preset_io import save_to_preset
+from keras_cvae.zoo.preset_lookup import architecture_summary
+from keras_cvae.zoo.preset_lookup import read_config
 
 # Codes drawn per training image to fit the mixture prior.
 PRIOR_SAMPLES_PER_IMAGE = 10
@@ -166,7 +168,7 @@ def train(config, preset_dir, run_dir=None, overwrite=False, command=None, verbo
 
 def _train_and_publish(config, preset_dir, run_dir, overwrite, command, verbose, on_start, advice):
     """Trains, checks, evaluates and writes the preset; its metadata (None off-chief)."""
-    base = VAE.from_preset(config.preset, load_weights=False)
+    base = architecture(config, verbose)
     config.check_image_shape(base.image_shape)
     fitted = _fit(config, base, run_dir, verbose, on_start, advice)
     if fitted is None:  # a non-chief worker: the chief writes the preset
@@ -189,6 +191,38 @@ def _train_and_publish(config, preset_dir, run_dir, overwrite, command, verbose,
     files = model_card_files(trained, metadata, card_images, seed=config.seed)
     return save_to_preset(trained, preset_dir, metadata=metadata,
                           overwrite=overwrite or run_dir is not None, files=files)
+
+
+def architecture(config, verbose=0):
+    """The untrained network `config` trains: the preset's, built for the dataset's images.
+
+    The images' own height, width and channels (`keras_cvae.datasets.info`)
+    replace the preset's input shape: the convnets take any size, and the
+    linear maps between codes and features follow the size. With
+    `config.resize_images` the preset's shape is kept (the images are
+    resized to it). Prints what it built when the shape changed and
+    `verbose`.
+
+    Args:
+        config: a resolved `keras_cvae.training.TrainingConfig`.
+        verbose: int. Defaults to `0`.
+    """
+    base = VAE.from_preset(config.preset, load_weights=False)
+    if config.resize_images:
+        return base
+    shape = datasets.info(config.dataset, "train", data_dir=config.data_dir).image_shape
+    if tuple(shape) == tuple(base.image_shape):
+        return base
+    if verbose:
+        print(f"Building {os.path.basename(os.path.normpath(os.fspath(config.preset)))}'s "
+              f"network for the {_size(shape)} images of {os.fspath(config.dataset)} (the preset "
+              f"takes {_size(base.image_shape)}; --resize resizes the images to that instead).")
+    return keras.saving.deserialize_keras_object(
+        model_config(base, {}, base.seed, image_shape=shape))
+
+
+def _size(shape):
+    return "×".join(str(d) for d in shape)
 
 
 # === Training ===
@@ -287,7 +321,7 @@ def _callbacks(config, run_dir, strategy, data, verbose, advice=""):
     return callbacks + distribute.resumable_callbacks(run_dir), initial_epoch
 
 
-def model_config(model, overrides, seed, batchnorm_momentum=None):
+def model_config(model, overrides, seed, batchnorm_momentum=None, image_shape=None):
     """The serialized `model` with hyper-parameters replaced, for `deserialize_keras_object`.
 
     Shapes (`build_config`) and dtype policies are dropped: they follow from
@@ -300,6 +334,8 @@ def model_config(model, overrides, seed, batchnorm_momentum=None):
         seed: int. The VAE's noise seed.
         batchnorm_momentum: float or None. The BatchNorm layers' momentum;
             None keeps `model`'s.
+        image_shape: tuple or None. The input shape, channels last; None
+            keeps `model`'s.
     """
     config = _without_keys(copy.deepcopy(keras.saving.serialize_keras_object(model)),
                            ("build_config", "compile_config", "dtype"))
@@ -308,6 +344,8 @@ def model_config(model, overrides, seed, batchnorm_momentum=None):
     vae.pop("prior", None)  # training starts from N(0, I); the prior is fitted afterwards
     vae.update({key: overrides[key] for key in (*VAE_OVERRIDES, "kl_warmup_steps")
                 if key in overrides})
+    if image_shape is not None:
+        vae["decoder"]["config"]["image_shape"] = list(image_shape)
     encoder = vae["encoder"]["config"]
     encoder.update({key: overrides[key] for key in ENCODER_OVERRIDES if key in overrides})
     for part in (encoder, vae["decoder"]["config"]):
@@ -519,9 +557,17 @@ def _metric_record(results):
 def _describe(config, trained, data):
     """The preset's name, description, dataset and shape fields of `metadata.json`."""
     defaults = preset_defaults(config.preset)
+    description, rebuilt = defaults["description"], {}
+    preset_shape = read_config(config.preset)["config"]["decoder"]["config"]["image_shape"]
+    if list(preset_shape) != list(trained.image_shape):
+        rebuilt = {"network_of": {"preset": defaults["name"], "input_shape": list(preset_shape)}}
+        description = (
+            f"{defaults['name']}'s network, built for the {_size(trained.image_shape)} images of "
+            f"{os.fspath(config.dataset)} (the preset takes {_size(preset_shape)}): "
+            f"{architecture_summary(keras.saving.serialize_keras_object(trained))}.")
     return {
         "preset": defaults["name"],
-        "description": defaults["description"],
+        "description": description,
         "intensity_levels": data.train_info.intensity_levels or 256,
         "dataset": {"name": os.fspath(config.dataset), "train_split": "train", "test_split": "test",
                     "num_train": data.train_info.num_examples,
@@ -529,4 +575,5 @@ def _describe(config, trained, data):
                     "dequantization": "uniform, (v + u) / L; fresh u every epoch"},
         "parameter_count": int(trained.count_params()),
         "input_shape": list(trained.image_shape),
+        **rebuilt,
     }

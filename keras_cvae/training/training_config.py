@@ -16,6 +16,11 @@ ENCODER_OVERRIDES = ("latent_dim",)
 VAE_OVERRIDES = ("beta",)
 OVERRIDES = CONV_NET_OVERRIDES + ENCODER_OVERRIDES + VAE_OVERRIDES
 
+# What trains when no preset is named (`default_preset`): without a dataset,
+# and for other data by its channels (at the data's own image size).
+DEFAULT_PRESET = "digits_basic"
+DEFAULT_PRESET_OF_CHANNELS = {1: "mnist5k_basic", 3: "photo_patches_bottleneck"}
+
 # Defaults for a preset folder that records no training settings.
 _FALLBACK = {"epochs": 20, "batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0.0,
              "augment_shift": 0, "seed": 0, "resize_images": False, "prior_components": 10}
@@ -29,9 +34,19 @@ class TrainingConfig:
     defaults for a registered name, the recorded `metadata.json` training for
     a preset folder (`resolved()` fills them in).
 
+    The architecture is the preset's network built for the dataset's own
+    images: its height, width and channels (the convnets take any size; the
+    linear maps between codes and features follow it). With
+    `resize_images=True` the images are resized to the preset's input
+    instead.
+
     Args:
         preset: str. A registered name or a preset folder: its `config.json`
-            is the architecture, trained from scratch.
+            is the architecture, trained from scratch. Defaults to the
+            dataset's (`default_preset`): for a registered dataset its
+            pretrained preset, for a folder of grayscale images
+            `mnist5k_basic`'s network, of colour ones
+            `photo_patches_bottleneck`'s; without a dataset `digits_basic`.
         dataset: str. A `keras_cvae.datasets.load` name or image folder. The
             `"train"` split trains, `"test"` evaluates. Defaults to the preset's.
         data_dir: str. TFDS data directory. Defaults to `None`.
@@ -66,9 +81,9 @@ class TrainingConfig:
         jit_compile: bool. Compile the train step with XLA. Defaults to `False`.
         mixed_precision: str. A `keras_cvae.distribute.PRECISIONS` policy for
             training; the preset is saved in float32. Defaults to `"float32"`.
-        resize_images: bool. Center-crop and resize images of another size
-            to the preset's input size; otherwise they are refused, naming
-            the sizes (`keras_cvae.datasets.load`'s `resize`). Defaults to
+        resize_images: bool. Center-crop and resize the images to the
+            preset's input size and channels (`keras_cvae.datasets.load`'s
+            `resize`) instead of building the network at theirs. Defaults to
             the preset's (`False`, unless its training recipe resizes).
 
     Example:
@@ -79,7 +94,7 @@ class TrainingConfig:
     (5, 0.001, 'digits')
     """
 
-    preset: str
+    preset: str = None
     dataset: str = None
     data_dir: str = None
     epochs: int = None
@@ -118,11 +133,14 @@ class TrainingConfig:
             raise validation.invalid("overrides", f"keys among {OVERRIDES}", self.overrides)
 
     def resolved(self):
-        """A copy with every `None` replaced by the preset's default."""
-        defaults = preset_defaults(self.preset)
+        """A copy with every `None` replaced by the preset's default (the preset by the data's)."""
+        preset = self.preset
+        if preset is None:
+            preset = default_preset(self.dataset, self.data_dir)
+        defaults = preset_defaults(preset)
         changes = {key: defaults[key] for key in (*_FALLBACK, "dataset")
                    if getattr(self, key) is None}
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, preset=preset, **changes)
 
     def check_image_shape(self, image_shape):
         """Checks the fields that depend on the image size: `augment_shift` below half of it.
@@ -151,8 +169,33 @@ class TrainingConfig:
         fields = dataclasses.asdict(self)
         if not isinstance(self.strategy, (str, type(None))):
             fields["strategy"] = type(self.strategy).__name__
-        fields["preset"] = os.fspath(self.preset)
+        fields["preset"] = None if self.preset is None else os.fspath(self.preset)
         return fields
+
+
+def default_preset(dataset, data_dir=None):
+    """The preset whose architecture trains `dataset` when none is named.
+
+    No dataset: `digits_basic` (on the embedded digits). A dataset that a
+    pretrained preset is trained on: that preset. Any other (an image folder,
+    a TFDS dataset): by its channels, `mnist5k_basic` for grayscale images
+    and `photo_patches_bottleneck` for colour ones, built at the images' size.
+
+    Example:
+
+    >>> from keras_cvae.training.training_config import default_preset
+    >>> default_preset("mnist5k"), default_preset(None)
+    ('mnist5k_basic', 'digits_basic')
+    """
+    if dataset is None:
+        return DEFAULT_PRESET
+    for name, entry in registry.PRESETS.items():
+        if entry["pretrained"] and entry["dataset"] == os.fspath(dataset):
+            return name
+    from keras_cvae import datasets
+
+    channels = datasets.info(dataset, "train", data_dir=data_dir).image_shape[-1]
+    return DEFAULT_PRESET_OF_CHANNELS[channels]
 
 
 def preset_defaults(preset):

@@ -51,12 +51,17 @@ def test_folder_resizes_on_request_and_converts_channels(tmp_path):
     np.testing.assert_allclose(next(iter(flat)).numpy(), 200 / 255, atol=1e-6)
 
 
-def test_folder_default_channels_follow_first_image(tmp_path):
-    _write(tmp_path / "train" / "0.png", _images(1, 4, 4, 1)[0])
-    _write(tmp_path / "train" / "1.png", _images(1, 4, 4, 3)[0])
-    assert keras_cvae.datasets.info(str(tmp_path)).image_shape == (4, 4, 1)
-    x = next(iter(keras_cvae.datasets.load(str(tmp_path), "train", batch_size=2)))
-    assert x.shape == (2, 4, 4, 1)
+def test_a_folder_mixing_grayscale_and_colour_is_colour_the_gray_one_gray_in_every_channel(
+        tmp_path):
+    gray, colour = _images(1, 4, 4, 1)[0], _images(1, 4, 4, 3)[0]
+    _write(tmp_path / "train" / "0.png", gray)
+    _write(tmp_path / "train" / "1.png", colour)
+    assert keras_cvae.datasets.info(str(tmp_path)).image_shape == (4, 4, 3)
+    x = next(iter(keras_cvae.datasets.load(str(tmp_path), "train", batch_size=2))).numpy()
+    np.testing.assert_array_equal(x[0], np.repeat(gray, 3, axis=-1) / np.float32(255))
+    np.testing.assert_array_equal(x[1], colour / np.float32(255))
+    _write(tmp_path / "gray" / "train" / "0.png", gray)
+    assert keras_cvae.datasets.info(str(tmp_path / "gray")).image_shape == (4, 4, 1)
 
 
 def test_folder_of_different_sizes_needs_resize(tmp_path):

@@ -98,3 +98,17 @@ def test_training_refuses_a_too_large_shift_before_it_writes_anything(tmp_path):
     with pytest.raises(ValueError, match=r"`augment_shift`.*<= 3, .*8×8 images.*=4"):
         train(config, str(tmp_path / "preset"), run_dir=str(tmp_path / "run"), verbose=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_a_preset_the_data_picks_the_network(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    for name, channels in (("gray", 1), ("colour", 3)):
+        image = np.zeros((6, 10, channels), np.uint8)
+        tf.io.write_file(str(tmp_path / name / "0.png"), tf.io.encode_png(image))
+    resolved = {name: TrainingConfig(dataset=str(tmp_path / name)).resolved().preset
+                for name in ("gray", "colour")}
+    assert resolved == {"gray": "mnist5k_basic", "colour": "photo_patches_bottleneck"}
+    assert TrainingConfig(dataset="photo_patches").resolved().preset == "photo_patches_bottleneck"
+    assert TrainingConfig().resolved().preset == "digits_basic"

@@ -116,7 +116,7 @@ def test_checking_a_new_or_foreign_folder_writes_nothing(tmp_path):
 # === Training on a folder of images: a failure before training blocks nothing ===
 
 
-def _pngs(folder, count, size):
+def _pngs(folder, count, size, first=0):
     """`count` gray PNGs of `size`x`size` in a flat folder (split by file name hash).
 
     A bright square on a dark ground, with noise: structure that one epoch can learn.
@@ -126,9 +126,15 @@ def _pngs(folder, count, size):
     square = np.zeros((size, size, 1))
     square[size // 4:3 * size // 4, size // 4:3 * size // 4] = 180
     images = (square + rng.integers(0, 60, (count, size, size, 1))).astype(np.uint8)
-    for i, image in enumerate(images):
+    for i, image in enumerate(images, start=first):
         tf.io.write_file(os.path.join(folder, f"{i:03d}.png"), tf.io.encode_png(image))
     return str(folder)
+
+
+def _mixed_sizes(folder, count):
+    """`count` PNGs, the first 16x16, the others 12x12."""
+    _pngs(folder, 1, 16)
+    return _pngs(folder, count - 1, 12, first=1)
 
 
 def _tiny_config(dataset, **changes):
@@ -137,18 +143,28 @@ def _tiny_config(dataset, **changes):
                           overrides={"channels": 4, "depth": 1, "latent_dim": 2}, **changes)
 
 
-SIZE_ERROR = (r"Expected images of size 8x8 \(height x width, the `image_size`\) in '.*pngs'. "
-              r"Received: '000.png' of size 16x16 \(and \d+ more of another size\). "
-              r"Pass resize=True \(--resize\)")
+SIZE_ERROR = (r"Expected images of one size in '.*pngs', or an `image_size` and resize=True to "
+              r"resize them \(`keras-cvae train --resize`: to the preset's size\). Received: "
+              r"'000.png' of size 16x16 and '001.png' of size 12x12 \(and \d+ more of another "
+              r"size\)")
 
 
-def test_a_run_refused_for_its_image_size_leaves_nothing_and_the_corrected_one_trains(tmp_path):
-    pngs = _pngs(tmp_path / "pngs", 40, 16)
+def test_a_folder_at_another_size_trains_the_presets_network_at_its_size(tmp_path):
+    metadata = train(_tiny_config(_pngs(tmp_path / "pngs", 40, 16)), str(tmp_path / "preset"),
+                     verbose=0)
+    assert metadata["input_shape"] == [16, 16, 1]
+    assert metadata["network_of"] == {"preset": "digits_basic", "input_shape": [8, 8, 1]}
+    model = keras_cvae.VAE.from_preset(str(tmp_path / "preset"))
+    assert model.image_shape == (16, 16, 1) and model.sample(2).shape == (2, 16, 16, 1)
+
+
+def test_a_run_refused_for_its_image_sizes_leaves_nothing_and_the_corrected_one_trains(tmp_path):
+    pngs = _mixed_sizes(tmp_path / "pngs", 40)
     run_dir, preset_dir = str(tmp_path / "run"), str(tmp_path / "run" / "preset")
     with pytest.raises(ValueError, match=SIZE_ERROR):
         train(_tiny_config(pngs), preset_dir, run_dir=run_dir, verbose=0)
     assert not os.path.exists(run_dir)
-    # The corrected command (resizing to the preset's 8x8), without overwrite.
+    # The corrected command (resizing all to the preset's 8x8), without overwrite.
     metadata = train(_tiny_config(pngs, resize_images=True), preset_dir, run_dir=run_dir,
                      verbose=0)
     recorded = json.load(open(os.path.join(run_dir, training.RUN_FILE)))
@@ -163,7 +179,7 @@ def test_a_failed_overwrite_keeps_the_earlier_run(tmp_path):
     run_dir, preset_dir = _run_with_a_finished_preset(tmp_path)
     before = _listing(run_dir)
     with pytest.raises(ValueError, match=SIZE_ERROR):
-        train(_tiny_config(_pngs(tmp_path / "pngs", 12, 16)), preset_dir, run_dir=run_dir,
+        train(_tiny_config(_mixed_sizes(tmp_path / "pngs", 12)), preset_dir, run_dir=run_dir,
               overwrite=True, verbose=0)
     assert _listing(run_dir) == before
     assert json.load(open(os.path.join(run_dir, training.RUN_FILE))) == ARGUMENTS
