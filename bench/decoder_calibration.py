@@ -1,7 +1,8 @@
 """Where a pretrained preset's bits go: flat versus other pixels, training versus test images.
 
 For each split, every image is reconstructed at its posterior mean (`g(f(x))`, `σ(f(x))`) and
-each pixel's Gaussian negative log-density is measured on the dequantized image. Pixels are
+each pixel's negative log-density under the decoder is measured on the dequantized image (the
+Gaussian, mixed with the uniform density at the decoder's `outlier_probability`). Pixels are
 split into "flat" (level 0: MNIST's empty background; for RGB, all channels 0) and the rest.
 The table shows, per split, the bits/dim of these reconstructions (no KL term: a lower bound on
 the −ELBO's share), the mean negative log-density in nats of each kind of pixel, the median σ of
@@ -39,6 +40,9 @@ def split_figures(vae, images, levels, seed):
         scale.append(np.broadcast_to(np.asarray(batch_scale), np.shape(batch_mean)))
     mean, scale = np.concatenate(mean), np.concatenate(scale)
     nll = np.log(scale) + 0.5 * math.log(2 * math.pi) + 0.5 * ((noisy - mean) / scale) ** 2
+    eps = vae.decoder.outlier_probability
+    if eps:  # each pixel's density (1 − ε) N + ε U[0, 1]
+        nll = -np.logaddexp(math.log1p(-eps) - nll, math.log(eps))
     flat = np.broadcast_to((values == 0).all(axis=-1, keepdims=True), values.shape)
     above_uniform = nll + math.log(levels)  # nats above the uniform density's, per pixel
     missed = np.abs(noisy - mean) > 6 * scale
