@@ -8,7 +8,8 @@ float32 inputs and outputs and a dynamic batch dimension `B`:
   for the per-pixel decoder scales)
 - `reconstruct(images)` -> `x_mean (B, *image_shape)`
 - `sample(z_noise, pixel_noise, temperature, z_uniform)` -> `images (B, *image_shape)`,
-  `images = g(z) + x_scale * pixel_noise` with `z` drawn from the model's prior
+  `images = g(z) + x_scale * pixel_noise` (the pixel noise correlated first,
+  `(I + V Vᵀ) pixel_noise`, for a decoder with a `residual_rank`) with `z` drawn from the model's prior
   (`VAE.sample_from_noise`): `z = temperature * z_noise` for the standard
   normal; for a fitted Gaussian mixture, `z = μ_k + temperature * L_k z_noise`
   with the component `k` picked by `z_uniform` (uniform in [0, 1)) through the

@@ -18,7 +18,9 @@ DECODER_SCALES = ("constant", "learned", "linear", "per_pixel", "linear_per_pixe
 MEAN_ACTIVATIONS = ("linear", "sigmoid")
 # The values that configs written without these keys were saved with.
 LEGACY_DEFAULTS = {"decoder_scale": "learned", "mean_activation": "linear", "data_init": False,
-                   "outlier_probability": 0.0}
+                   "outlier_probability": 0.0, "residual_rank": 0}
+# `outlier_probability` of a decoder with independent pixels (`residual_rank=0`).
+OUTLIER_PROBABILITY = 1e-4
 
 
 @keras.saving.register_keras_serializable(package="keras_cvae")
@@ -66,7 +68,8 @@ class GaussianDecoder(keras.layers.Layer):
     no gradient at the start, while the KL term pulls `q(z|x)` onto the
     prior. The offsets are ordinary trainable weights afterwards.
 
-    `outlier_probability=ε` (the default `1e-4`) makes each pixel's density
+    `outlier_probability=ε` (`1e-4` by default when `residual_rank=0`) makes
+    each pixel's density
     the mixture `(1 − ε) N(x; g(z), σ²) + ε U[0, 1]`: a pixel that the
     Gaussian puts far out — a test image inking where no training image
     does, after σ has shrunk there — costs at most `−log ε ≈ 9.2` nats
@@ -77,8 +80,20 @@ class GaussianDecoder(keras.layers.Layer):
     would replace one pixel in 1/ε by uniform noise). `ε = 0` is the
     lecture's Gaussian.
 
-    `data_init=False`, `outlier_probability=0` with a linear mean is the
-    lecture's decoder exactly.
+    `residual_rank=r > 0` correlates the pixels' noise: `x = g(z) + σ(z) ⊙
+    (I + V Vᵀ) η`, `η ~ N(0, I_D)`, with `V` a trainable `D × r` matrix
+    (`D` the image's values), so `p(x|z) = N(g(z), S (I + V Vᵀ)² S)`, `S =
+    diag(σ(z))`: σ(z) per pixel as before, and `r` directions in which the
+    standardized residuals of all pixels move together (the textures and
+    colour correlations that a code of a few dimensions leaves in natural
+    images). The density stays exact and costs `O(D r)` per image (Woodbury
+    and the matrix determinant lemma: `log det(I + V Vᵀ) = log det(I_r + Vᵀ
+    V)`), and a sample needs only the pixel noise `η` (two matrix products).
+    Per-pixel outliers are then not defined: `outlier_probability` must be
+    0 (its default with a rank).
+
+    `data_init=False`, `outlier_probability=0`, `residual_rank=0` with a
+    linear mean is the lecture's decoder exactly.
 
     Learned scales are `softplus(·) + min_scale` in float32. `scale` and
     `min_scale` lie in `keras_cvae.validation.SCALE_RANGE`, [1e-6, 1e6]: a
@@ -107,12 +122,15 @@ class GaussianDecoder(keras.layers.Layer):
             statistics (see above). Defaults to `True`.
         outlier_probability: float. `ε` in [0, 0.5]: the weight of the
             uniform component of each pixel's density (see above). Defaults
-            to `1e-4`.
+            to `None`: `1e-4` without a `residual_rank`, else `0`.
+        residual_rank: int. `r`, the rank of the pixels' correlated noise
+            (see above); `0` makes the pixels independent given `z`.
+            Defaults to `0`.
         **kwargs: Base `keras.layers.Layer` arguments.
 
-    A config saved without `decoder_scale`, `mean_activation`, `data_init`
-    or `outlier_probability` loads with the values it was saved under
-    (`"learned"`, `"linear"`, `False`, `0`).
+    A config saved without `decoder_scale`, `mean_activation`, `data_init`,
+    `outlier_probability` or `residual_rank` loads with the values it was
+    saved under (`"learned"`, `"linear"`, `False`, `0`, `0`).
 
     Example:
 
@@ -132,7 +150,8 @@ class GaussianDecoder(keras.layers.Layer):
         min_scale=1e-3,
         mean_activation="sigmoid",
         data_init=True,
-        outlier_probability=1e-4,
+        outlier_probability=None,
+        residual_rank=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -146,8 +165,17 @@ class GaussianDecoder(keras.layers.Layer):
         self.mean_activation = validation.check_choice(
             "mean_activation", mean_activation, MEAN_ACTIVATIONS)
         self.data_init = validation.check_bool("data_init", data_init)
+        self.residual_rank = validation.check_int(
+            "residual_rank", residual_rank, minimum=0, maximum=math.prod(self.image_shape))
+        if outlier_probability is None:
+            outlier_probability = 0.0 if self.residual_rank else OUTLIER_PROBABILITY
         self.outlier_probability = validation.check_number(
             "outlier_probability", outlier_probability, minimum=0, maximum=0.5)
+        if self.outlier_probability and self.residual_rank:
+            raise ValueError(
+                "A decoder with correlated pixel noise has no per-pixel outliers: expected "
+                "outlier_probability=0 (or None) with a residual_rank. Received: "
+                f"outlier_probability={outlier_probability}, residual_rank={residual_rank}")
         self._features_shape = (*self.image_shape[:-1], self.conv_net.channels)
         self.f_in = keras.layers.Dense(
             math.prod(self._features_shape), dtype=self.dtype_policy, name="f_in"
@@ -205,6 +233,12 @@ class GaussianDecoder(keras.layers.Layer):
             )
         if self.data_init:
             self._build_data_init()
+        if self.residual_rank:
+            # Small and random: V = 0 is a stationary point of the likelihood.
+            self.residual_factor = self.add_weight(
+                name="residual_factor", shape=(math.prod(self.image_shape), self.residual_rank),
+                initializer=keras.initializers.RandomNormal(stddev=0.01), dtype="float32",
+                autocast=False)
 
     def _build_data_init(self):
         """Per-pixel offsets of the mean (and of σ(z)), and whether `initialize_from_data` ran."""
@@ -300,14 +334,47 @@ class GaussianDecoder(keras.layers.Layer):
 
         Each pixel's density is `N(x; mean, scale²)`, mixed with `U[0, 1]` at
         weight `outlier_probability` when that is positive
-        (`keras_cvae.models.elbo.gaussian_nll`).
+        (`keras_cvae.models.elbo.gaussian_nll`); with a `residual_rank` the
+        image's density is `N(x; mean, S (I + V Vᵀ)² S)`, `S = diag(scale)`.
 
         Args:
             images: `(B, *image_shape)` in [0, 1].
             mean, scale: what calling the decoder returned, `(B, *image_shape)`
                 and a `scale` broadcastable to it.
         """
-        return elbo.gaussian_nll(images, mean, scale, self.outlier_probability)
+        nll = elbo.gaussian_nll(images, mean, scale, self.outlier_probability)
+        if not self.residual_rank:
+            return nll
+        # With u = (x − g) / σ: −log p = Σ log σ + D/2 log 2π + log det B + ½‖B⁻¹u‖², where
+        # B = I + V Vᵀ, B⁻¹ = I − V M⁻¹ Vᵀ and det B = det M, M = I_r + Vᵀ V (r × r).
+        x = ops.cast(images, "float32")
+        scale = ops.broadcast_to(ops.cast(scale, "float32"), ops.shape(x))
+        u = ops.reshape((x - ops.cast(mean, "float32")) / scale, (ops.shape(x)[0], -1))
+        factor = self.residual_factor
+        cholesky = ops.cholesky(ops.eye(self.residual_rank) + ops.matmul(ops.transpose(factor),
+                                                                         factor))
+        projected = ops.matmul(u, factor)  # Vᵀu per image, (B, r)
+        half = ops.solve_triangular(cholesky, ops.transpose(projected), lower=True)
+        solved = ops.solve_triangular(ops.transpose(cholesky), half, lower=False)  # M⁻¹ Vᵀu
+        whitened = u - ops.matmul(ops.transpose(solved), ops.transpose(factor))
+        log_det = 2.0 * ops.sum(ops.log(ops.diagonal(cholesky)))
+        # `nll` holds ½‖u‖²; replace it by ½‖B⁻¹u‖² and add log det B.
+        return (nll - 0.5 * ops.sum(ops.square(u), axis=1)
+                + 0.5 * ops.sum(ops.square(whitened), axis=1) + log_det)
+
+    def correlate(self, noise):
+        """`(I + V Vᵀ) η`: the residual noise of a sample from standard normal pixel noise `η`.
+
+        `η` itself without a `residual_rank`. `noise` `(B, *image_shape)`,
+        float32; so `g(z) + σ(z) · correlate(η)` draws `x ~ p(x|z)`.
+        """
+        noise = ops.cast(noise, "float32")
+        if not self.residual_rank:
+            return noise
+        flat = ops.reshape(noise, (ops.shape(noise)[0], -1))
+        factor = self.residual_factor
+        flat = flat + ops.matmul(ops.matmul(flat, factor), ops.transpose(factor))
+        return ops.reshape(flat, ops.shape(noise))
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
@@ -327,6 +394,7 @@ class GaussianDecoder(keras.layers.Layer):
                 "mean_activation": self.mean_activation,
                 "data_init": self.data_init,
                 "outlier_probability": self.outlier_probability,
+                "residual_rank": self.residual_rank,
             }
         )
         return config

@@ -189,7 +189,8 @@ class VAE(keras.Model):
                 model's own seed generator).
             temperature: float. `T`: scales the prior's covariances by `T²`.
                 Defaults to `1.0`.
-            add_noise: bool. Add the decoder's noise `σ η`, `η ~ N(0, I)`, as in
+            add_noise: bool. Add the decoder's noise `σ η`, `η ~ N(0, I)`
+                (`σ (I + V Vᵀ) η` for a decoder with a `residual_rank`), as in
                 the lecture's last line. Defaults to `False`.
             prior: `None` or `"model"` (the model's prior: the fitted mixture
                 after `fit_prior`), `"fitted"` (the same, an error without one)
@@ -205,7 +206,7 @@ class VAE(keras.Model):
         if not add_noise:
             return mean
         noise = tf.random.stateless_normal((num_samples, *self.image_shape), fold_in(seed, -1))
-        return ops.cast(mean, "float32") + ops.cast(scale, "float32") * noise
+        return ops.cast(mean, "float32") + ops.cast(scale, "float32") * self.decoder.correlate(noise)
 
     def sample_from_noise(self, z_noise, pixel_noise=None, temperature=1.0, z_uniform=None,
                           prior=None):
@@ -240,7 +241,7 @@ class VAE(keras.Model):
         if pixel_noise is None:
             return mean
         mean = ops.cast(mean, "float32")
-        return mean + ops.cast(scale, "float32") * ops.cast(pixel_noise, "float32")
+        return mean + ops.cast(scale, "float32") * self.decoder.correlate(pixel_noise)
 
     def interpolate(self, images_a, images_b, num_steps=8, path="linear"):
         """Decoder means along a path between the posterior means of `images_a` and `images_b`.

@@ -148,6 +148,8 @@ def architecture_summary(config):
     min_scale = decoder.get("min_scale", DEFAULT_MIN_SCALE)
     if decoder.get("decoder_scale") != "constant" and min_scale != DEFAULT_MIN_SCALE:
         parts[-1] += f" ≥ {min_scale:g}"
+    if decoder.get("residual_rank"):
+        parts[-1] += f" with rank-{decoder['residual_rank']} correlated noise"
     if decoder.get("mean_activation", "linear") != "linear":
         parts.append(f"{decoder['mean_activation']} mean")
     return ", ".join(parts)

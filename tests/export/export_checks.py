@@ -76,7 +76,8 @@ CONFIGS = {
 }
 
 
-def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=0):
+def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=0,
+             **decoder_options):
     """A freshly built (never called) VAE whose every layer affects the output.
 
     `zero_init_last=False` so the residual branches are not zero at start,
@@ -95,8 +96,8 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=
     vae = keras_cvae.VAE(
         keras_cvae.GaussianEncoder(latent_dim=4, conv_net=conv_net, posterior=posterior),
         keras_cvae.GaussianDecoder(
-            image_shape=(8, 8, 1), conv_net=conv_net, decoder_scale=decoder_scale
-        ),
+            image_shape=(8, 8, 1), conv_net=conv_net, decoder_scale=decoder_scale,
+            **decoder_options),
     )
     rng = np.random.default_rng(seed)
     for variable in vae.weights:
@@ -109,6 +110,8 @@ def tiny_vae(block="basic", posterior="diagonal", decoder_scale="learned", seed=
             variable.assign(rng.uniform(0.8, 1.2, shape).astype("float32"))
         elif variable.path.endswith(("mean_offset", "scale_offset")):  # as set from data
             variable.assign(rng.normal(-2.0, 0.5, shape).astype("float32"))
+        elif variable.path.endswith("residual_factor"):  # as after training: pixels correlated
+            variable.assign(rng.normal(0.0, 0.3, shape).astype("float32"))
     _reinitialize_kernels(vae, seed)
     return vae
 

@@ -19,8 +19,8 @@ def test_left_out_fields_take_the_presets_defaults():
 
 def test_the_augment_shift_defaults_to_the_presets():
     mnist = TrainingConfig("mnist5k_basic").resolved()
-    assert (mnist.augment_shift, mnist.epochs, mnist.warmup_epochs) == (2, 160, 5)
-    assert TrainingConfig("mnist5k_basic", augment_shift=0).resolved().augment_shift == 0
+    assert (mnist.augment_shift, mnist.epochs, mnist.warmup_epochs) == (0, 20, 0)
+    assert TrainingConfig("mnist5k_basic", augment_shift=2).resolved().augment_shift == 2
     assert TrainingConfig("digits_basic").resolved().augment_shift == 0
     assert TrainingConfig("digits_basic", augment_shift=1).to_json()["augment_shift"] == 1
 
@@ -38,8 +38,8 @@ def test_a_preset_folder_without_a_recorded_augment_shift_trains_unshifted(tmp_p
 
 
 def test_the_prior_components_default_to_the_presets():
-    assert TrainingConfig("mnist5k_basic").resolved().prior_components == 40
-    assert TrainingConfig("digits_basic").resolved().prior_components == 10
+    assert TrainingConfig("mnist5k_basic").resolved().prior_components == 10
+    assert TrainingConfig("mnist5k_basic", prior_components=40).resolved().prior_components == 40
     assert TrainingConfig("mnist5k_basic", prior_components=0).resolved().prior_components == 0
 
 
