@@ -1,14 +1,15 @@
-"""How much a decoder loses by treating pixels as independent given z: correlated residuals.
+"""How much correlation a decoder leaves in its residuals, at the codes it infers.
 
 Each image of a preset's splits is reconstructed at its posterior mean, `g(f(x))` and `σ(f(x))`,
-and its standardized residual `u = (x − g) / σ` (dequantized `x`, flattened to D values) is
-scored four ways, every covariance fitted to the training images' residuals:
+and its whitened residual `w = B⁻¹ (x − g) / σ` (dequantized `x`, flattened to D values; `B = I +
+V Vᵀ` for a decoder with a `residual_rank`, else `I`) is scored three ways, every covariance
+fitted to the training images' residuals:
 
-- diagonal: `u ~ N(0, I)`, the decoder's own density (without its outlier mixture);
+- the decoder's: `w ~ N(0, I)`, the decoder's own density (without an outlier mixture);
 - full: `u ~ N(0, C + ridge I)`, C the training residuals' covariance;
 - PPCA q: `u ~ N(0, W Wᵀ + s² I)`, probabilistic PCA with q components;
 
-plus `Σ log σ`, so every row is a density of `x` given the code. The table shows bits/dim of
+plus `Σ log σ + log det B`, so every row is a density of `x` given the code. The table shows bits/dim of
 these reconstruction densities (no KL term) on the training images and the test split: how much
 a decoder noise model with correlated pixels (full or low-rank plus diagonal) could gain over
 the diagonal one at the same codes.
@@ -37,7 +38,10 @@ def dequantized(name, split, levels, limit, seed):
 
 
 def residuals(vae, images):
-    """`(u, log σ)`, both `(N, D)`: standardized residuals at the posterior means."""
+    """`(w, log σ)`, both `(N, D)`: whitened residuals at the posterior means.
+
+    `log σ` carries `log det B / D` in every entry, so that its sum is the log-determinant.
+    """
     means, scales = [], []
     for start in range(0, len(images), 250):
         mean, scale = vae.decode(vae.encode(images[start:start + 250])[0])
@@ -45,7 +49,13 @@ def residuals(vae, images):
         scales.append(np.broadcast_to(np.asarray(scale, "float64"), means[-1].shape))
     mean, scale = np.concatenate(means), np.concatenate(scales)
     flat = (len(images), -1)
-    return ((images - mean) / scale).reshape(flat), np.log(scale).reshape(flat)
+    u, log_sigma = ((images - mean) / scale).reshape(flat), np.log(scale).reshape(flat)
+    if vae.decoder.residual_rank:
+        v = vae.decoder.residual_factor.numpy().astype("float64")
+        m = np.eye(v.shape[1]) + v.T @ v
+        u = u - (u @ v) @ np.linalg.solve(m, v.T)  # B⁻¹u, Woodbury
+        log_sigma = log_sigma + np.linalg.slogdet(m)[1] / u.shape[1]
+    return u, log_sigma
 
 
 def gaussian_nll(u, log_sigma, covariance):
@@ -82,7 +92,7 @@ def main():
             return f"{bits_per_dim(-nll, dims, levels):.3f}"
 
         identity = np.eye(dims)
-        rows.append((name, "diagonal (the decoder's)",
+        rows.append((name, "the decoder's",
                      *(bits(gaussian_nll(u, s, identity)) for u, s in splits.values())))
         covariance = np.cov(splits["train"][0], rowvar=False)
         for ridge in args.ridges:

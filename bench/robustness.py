@@ -44,6 +44,8 @@ def main():
     parser.add_argument("--iw-samples", type=int, default=100)
     parser.add_argument("--decoder", default="{}", help="library mode: GaussianDecoder options "
                         "as JSON, e.g. '{\"data_init\": false}' (default: none, the defaults)")
+    parser.add_argument("--prior-components", type=int, default=None,
+                        help="trainer mode: the fitted prior's components (default: the preset's)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default="bench_robustness.jsonl")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a run's JSON arguments: run it
@@ -59,7 +61,9 @@ def main():
     epochs = args.epochs or entry["training"]["epochs"]
     runs = [{"mode": args.mode, "preset": preset, "dataset": dataset, "epochs": epochs,
              "seed": seed, "learning_rate": rate, "iw_samples": args.iw_samples,
-             "decoder": json.loads(args.decoder)}
+             "decoder": json.loads(args.decoder),
+             **({} if args.prior_components is None else
+                {"prior_components": args.prior_components})}
             for rate in _floats(args.learning_rates) for seed in _ints(args.seeds)]
     done = [_key(result) for result in _read(args.results)]
     todo = [run for run in runs if _key(run) not in done]
@@ -80,7 +84,8 @@ def run_one(run):
 
         config = TrainingConfig(run["preset"], dataset=run["dataset"], epochs=run["epochs"],
                                 learning_rate=run["learning_rate"], seed=run["seed"],
-                                num_samples=run["iw_samples"])
+                                num_samples=run["iw_samples"],
+                                prior_components=run.get("prior_components"))
         with tempfile.TemporaryDirectory() as folder:
             metrics = train(config, os.path.join(folder, "preset"), verbose=0)["metrics"]
         fitted = metrics.get("fitted_prior", metrics)
@@ -113,13 +118,14 @@ def print_table(results):
     rows = {}
     for result in results:
         key = (result["mode"], result["preset"], result["epochs"], result["learning_rate"],
-               json.dumps(result.get("decoder") or {}))
+               json.dumps(result.get("decoder") or {}), result.get("prior_components"))
         rows.setdefault(key, []).append(result)
     seeds = sorted({r["seed"] for r in results})
     print("| mode | preset | epochs | learning rate | decoder | prior | "
           + " | ".join(f"seed {s}" for s in seeds) + " | spread | minutes |")
     print("|---" * (len(seeds) + 8) + "|")
-    for (mode, preset, epochs, rate, decoder), runs in sorted(rows.items()):
+    for (mode, preset, epochs, rate, decoder, components), runs in sorted(
+            rows.items(), key=lambda item: json.dumps(item[0])):
         by_seed = {r["seed"]: r for r in runs}
         minutes = sum(r["minutes"] for r in runs) / len(runs)
         for prior, field in (("fitted", "bits_per_dim"), ("N(0, I)", "standard_bits_per_dim")):
@@ -130,6 +136,8 @@ def print_table(results):
             cells = " | ".join("" if v is None else f"{v:.3f}" for v in values)
             spread = max(present) - min(present)
             decoder = "defaults" if decoder == "{}" else decoder.replace("|", "\\|")
+            if components is not None:
+                prior = prior.replace("fitted", f"fitted, {components} components")
             print(f"| {mode} | {preset} | {epochs} | {rate:g} | {decoder} | {prior} | {cells} | "
                   f"{spread:.3f} | {minutes:.1f} |")
 
@@ -160,7 +168,8 @@ def _run_all(runs, jobs, results_path):
 
 def _key(run):
     return (*(run[k] for k in ("mode", "preset", "dataset", "epochs", "seed", "learning_rate",
-                               "iw_samples")), json.dumps(run.get("decoder") or {}))
+                               "iw_samples")), json.dumps(run.get("decoder") or {}),
+            run.get("prior_components"))
 
 
 def _read(path):

@@ -38,8 +38,8 @@ def test_a_preset_folder_without_a_recorded_augment_shift_trains_unshifted(tmp_p
 
 
 def test_the_prior_components_default_to_the_presets():
-    assert TrainingConfig("mnist5k_basic").resolved().prior_components == 10
-    assert TrainingConfig("mnist5k_basic", prior_components=40).resolved().prior_components == 40
+    assert TrainingConfig("mnist5k_basic").resolved().prior_components == 40
+    assert TrainingConfig("digits_basic").resolved().prior_components == 10
     assert TrainingConfig("mnist5k_basic", prior_components=0).resolved().prior_components == 0
 
 
