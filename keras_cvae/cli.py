@@ -372,13 +372,15 @@ def build_parser():
     return parser
 
 
+_TRAIN_PRESET_HELP = (
+    "registered name or preset folder: the architecture, trained from scratch and built for the "
+    "dataset's image size and channels (default: the dataset's preset; for a folder, "
+    "mnist5k_basic's network for grayscale images, photo_patches_bottleneck's for colour; without "
+    "--dataset, digits_basic)")
+
+
 def _add_train_arguments(sub):
-    sub.add_argument("--preset", default=None,
-                     help="registered name or preset folder: the architecture, trained from scratch "
-                          "and built for the dataset's image size and channels (default: the "
-                          "dataset's preset; for a folder, mnist5k_basic's network for grayscale "
-                          "images, photo_patches_bottleneck's for colour; without --dataset, "
-                          "digits_basic)")
+    sub.add_argument("--preset", default=None, help=_TRAIN_PRESET_HELP)
     sub.add_argument("--dataset", default=None,
                      help="an embedded dataset (digits, mnist5k, photo_patches), a prepared TFDS "
                           "name, or a folder of images, trained at its own size (default: the "

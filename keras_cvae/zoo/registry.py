@@ -24,6 +24,12 @@ import os
 RECIPE = {"batch_size": 64, "learning_rate": 1e-3, "warmup_epochs": 0, "augment_shift": 0,
           "prior_components": 10, "seed": 0}
 
+# photo_patches_bottleneck was trained before the recipe: Adam from 2e-3 with a
+# KL warm-up over 5 epochs and a data-free decoder with σ ≥ 0.01 (`min_scale`
+# in its config.json). Retraining it with the recipe is open.
+_PHOTO_PATCHES_TRAINING = {"epochs": 20, "batch_size": 64, "learning_rate": 2e-3, "warmup_epochs": 5,
+                           "seed": 0}
+
 
 PRESETS = {
     "digits_basic": {
@@ -57,11 +63,10 @@ PRESETS = {
     },
     "photo_patches_bottleneck": {
         "description": "Lecture's bottleneck blocks (C=256, D=64, k=3, L=2), Z=32, per-pixel "
-                       "σ(z) with rank-32 correlated pixel noise, sigmoid mean, 16×16 RGB photo "
-                       "patches.",
+                       "σ(z) ≥ 0.01, sigmoid mean, 16×16 RGB photo patches.",
         "dataset": "photo_patches",
         "pretrained": True,
-        "training": {**RECIPE, "epochs": 20},
+        "training": _PHOTO_PATCHES_TRAINING,
     },
     "mnist_basic": {
         "description": "Architecture only (train it yourself): basic blocks C=64, L=4, Z=32, "
