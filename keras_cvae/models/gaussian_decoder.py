@@ -342,25 +342,24 @@ class GaussianDecoder(keras.layers.Layer):
             mean, scale: what calling the decoder returned, `(B, *image_shape)`
                 and a `scale` broadcastable to it.
         """
-        nll = elbo.gaussian_nll(images, mean, scale, self.outlier_probability)
         if not self.residual_rank:
-            return nll
+            return elbo.gaussian_nll(images, mean, scale, self.outlier_probability)
         # With u = (x − g) / σ: −log p = Σ log σ + D/2 log 2π + log det B + ½‖B⁻¹u‖², where
         # B = I + V Vᵀ, B⁻¹ = I − V M⁻¹ Vᵀ and det B = det M, M = I_r + Vᵀ V (r × r).
         x = ops.cast(images, "float32")
-        scale = ops.broadcast_to(ops.cast(scale, "float32"), ops.shape(x))
-        u = ops.reshape((x - ops.cast(mean, "float32")) / scale, (ops.shape(x)[0], -1))
+        batch = ops.shape(x)[0]
+        scale = ops.reshape(ops.broadcast_to(ops.cast(scale, "float32"), ops.shape(x)), (batch, -1))
+        u = ops.reshape(x - ops.cast(mean, "float32"), (batch, -1)) / scale
         factor = self.residual_factor
         cholesky = ops.cholesky(ops.eye(self.residual_rank) + ops.matmul(ops.transpose(factor),
                                                                          factor))
-        projected = ops.matmul(u, factor)  # Vᵀu per image, (B, r)
-        half = ops.solve_triangular(cholesky, ops.transpose(projected), lower=True)
+        half = ops.solve_triangular(cholesky, ops.transpose(ops.matmul(u, factor)), lower=True)
         solved = ops.solve_triangular(ops.transpose(cholesky), half, lower=False)  # M⁻¹ Vᵀu
         whitened = u - ops.matmul(ops.transpose(solved), ops.transpose(factor))
         log_det = 2.0 * ops.sum(ops.log(ops.diagonal(cholesky)))
-        # `nll` holds ½‖u‖²; replace it by ½‖B⁻¹u‖² and add log det B.
-        return (nll - 0.5 * ops.sum(ops.square(u), axis=1)
-                + 0.5 * ops.sum(ops.square(whitened), axis=1) + log_det)
+        dims = math.prod(self.image_shape)
+        return (ops.sum(ops.log(scale), axis=1) + 0.5 * dims * elbo.LOG_2PI + log_det
+                + 0.5 * ops.sum(ops.square(whitened), axis=1))
 
     def correlate(self, noise):
         """`(I + V Vᵀ) η`: the residual noise of a sample from standard normal pixel noise `η`.
